@@ -1,0 +1,537 @@
+//! Pure decisions: what the hand-off of one due job does, and when it runs next.
+//!
+//! The rules are rq-scheduler 0.14's (`Scheduler.enqueue_job`):
+//! - `repeat` is decremented when it is truthy, and the new value travels with the push;
+//! - an `interval` job is re-armed at `floor(now) + interval`, a `cron_string` job at the
+//!   next match strictly after now; `interval` wins when both are set;
+//! - a periodic job whose `repeat` is now 0 is not re-armed, so `repeat=N` means N runs;
+//!   `repeat=0` runs once and a negative value never reaches 0.
+//!
+//! Where Python crashes or silently corrupts data, these functions return an error that
+//! the orchestrator turns into a quarantine.
+
+use chrono::{DateTime, Utc};
+use rqs_cron::CronExpr;
+use rqs_pickle::{Meta, Value};
+
+use crate::handoff::{Action, Enqueue, HandOff, MetaUpdate};
+use crate::{Error, ScheduledJob, time};
+
+/// The time zone that `use_local_timezone=True` cron jobs are evaluated in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LocalZone {
+    /// The host's zone (`TZ`, else `/etc/localtime`), like Python's `datetime.now()`.
+    #[default]
+    System,
+    /// A named IANA zone.
+    Named(chrono_tz::Tz),
+}
+
+impl LocalZone {
+    /// Next run of `expr` after `now` in this zone.
+    pub fn next(&self, expr: &CronExpr, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            LocalZone::System => expr.next_in(now, &chrono::Local),
+            LocalZone::Named(tz) => expr.next_in(now, tz),
+        }
+    }
+}
+
+/// How a job repeats, read from its meta.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recurrence {
+    /// Runs once.
+    Once,
+    /// Re-armed `seconds` after each hand-off.
+    Interval {
+        /// Seconds between hand-offs.
+        seconds: i64,
+    },
+    /// Re-armed at the next match of a cron expression.
+    Cron {
+        /// The expression as stored.
+        expr: CronExpr,
+        /// Evaluate in the local zone instead of UTC.
+        local: bool,
+    },
+}
+
+/// The schedule-related part of a job's meta.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleMeta {
+    /// How the job repeats.
+    pub recurrence: Recurrence,
+    /// The `repeat` counter, when present.
+    pub repeat: Option<i64>,
+    /// `queue_class_name`, when the client set one.
+    pub queue_class: Option<String>,
+}
+
+impl ScheduleMeta {
+    /// Reads `interval`, `cron_string`, `use_local_timezone`, `repeat` and
+    /// `queue_class_name` from a raw pickled meta (`None`: the job has no meta).
+    ///
+    /// # Errors
+    /// [`Error::MetaUnreadable`] for a meta that is not a pickled dict (JSON included),
+    /// [`Error::InvalidSchedule`] for values rq-scheduler could not use either, and
+    /// [`Error::Cron`] for an invalid cron string.
+    pub fn read(meta: Option<&[u8]>) -> Result<Self, Error> {
+        let Some(bytes) = meta else {
+            return Ok(Self {
+                recurrence: Recurrence::Once,
+                repeat: None,
+                queue_class: None,
+            });
+        };
+        if bytes.first() == Some(&b'{') {
+            return Err(Error::MetaUnreadable(
+                "meta is JSON (RQ's JSONSerializer); rqs reads pickled meta only".to_owned(),
+            ));
+        }
+        let meta = Meta::parse(bytes)
+            .map_err(|e| Error::MetaUnreadable(format!("meta is not a readable pickle: {e}")))?;
+
+        let repeat = match meta.get("repeat") {
+            None | Some(Value::None) => None,
+            Some(v) => Some(int_like("repeat", v)?),
+        };
+        let interval = match meta.get("interval") {
+            None | Some(Value::None) => 0,
+            Some(v) => int_like("interval", v)?,
+        };
+        let recurrence = if interval != 0 {
+            if interval < 0 {
+                return Err(Error::InvalidSchedule(format!(
+                    "interval {interval} is negative: rq-scheduler would re-run it at every poll"
+                )));
+            }
+            Recurrence::Interval { seconds: interval }
+        } else {
+            match meta.get("cron_string") {
+                None | Some(Value::None) => Recurrence::Once,
+                Some(Value::Str(s)) if s.is_empty() => Recurrence::Once,
+                Some(Value::Str(s)) => {
+                    let expr = CronExpr::parse(s).map_err(|source| Error::Cron {
+                        expr: s.clone(),
+                        reason: source.to_string(),
+                    })?;
+                    let local = truthy("use_local_timezone", meta.get("use_local_timezone"))?;
+                    Recurrence::Cron { expr, local }
+                }
+                Some(other) => {
+                    return Err(Error::InvalidSchedule(format!(
+                        "cron_string is not a string: {other:?}"
+                    )));
+                }
+            }
+        };
+        let queue_class = match meta.get("queue_class_name") {
+            Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        Ok(Self {
+            recurrence,
+            repeat,
+            queue_class,
+        })
+    }
+}
+
+/// Reads a value the way Python's `int(value)` would for the types rq-scheduler writes.
+fn int_like(key: &str, value: &Value) -> Result<i64, Error> {
+    match value {
+        Value::Int(i) => Ok(*i),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        Value::Float(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(f.trunc() as i64),
+        other => Err(Error::InvalidSchedule(format!(
+            "{key} is not an integer rqs can use: {other:?}"
+        ))),
+    }
+}
+
+/// Python truthiness of the simple values rq-scheduler writes.
+fn truthy(key: &str, value: Option<&Value>) -> Result<bool, Error> {
+    Ok(match value {
+        None | Some(Value::None) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Int(i)) => *i != 0,
+        Some(Value::Float(f)) => *f != 0.0,
+        Some(Value::Str(s)) => !s.is_empty(),
+        Some(other) => {
+            return Err(Error::InvalidSchedule(format!(
+                "{key} is not a boolean: {other:?}"
+            )));
+        }
+    })
+}
+
+/// What a hand-off does to a job's schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchedulePlan {
+    /// The new meta, when `repeat` changes.
+    pub meta: Option<MetaUpdate>,
+    /// The next due time (Unix seconds); `None` removes the job from the schedule.
+    pub next: Option<i64>,
+    /// Things worth a log line (an exhausted cron, an unsupported queue class).
+    pub notes: Vec<String>,
+}
+
+/// Plans the schedule side of a hand-off at `now`.
+///
+/// # Errors
+/// Whatever [`ScheduleMeta::read`] or the `repeat` patch reports; the job should then be
+/// quarantined.
+pub fn plan_schedule(
+    meta: Option<&[u8]>,
+    now: DateTime<Utc>,
+    local: &LocalZone,
+) -> Result<SchedulePlan, Error> {
+    let parsed = ScheduleMeta::read(meta)?;
+    let mut notes = Vec::new();
+    if let Some(class) = &parsed.queue_class
+        && !matches!(class.as_str(), "rq.Queue" | "rq.queue.Queue")
+    {
+        notes.push(format!(
+            "queue_class_name {class:?} is a Python class; rqs enqueues as rq.Queue does"
+        ));
+    }
+
+    let mut remaining = parsed.repeat;
+    let mut meta_update = None;
+    if let (Some(count), Some(bytes)) = (parsed.repeat, meta)
+        && count != 0
+    {
+        let new_count = count.checked_sub(1).ok_or_else(|| {
+            Error::InvalidSchedule(format!("repeat {count} cannot be decremented"))
+        })?;
+        let new = rqs_pickle::set_int(bytes, "repeat", new_count)
+            .map_err(|e| Error::MetaUnreadable(format!("cannot patch repeat: {e}")))?;
+        meta_update = Some(MetaUpdate {
+            expected: Some(bytes.to_vec()),
+            new,
+        });
+        remaining = Some(new_count);
+    }
+
+    let exhausted = remaining == Some(0);
+    let next = match &parsed.recurrence {
+        Recurrence::Once => None,
+        _ if exhausted => None,
+        Recurrence::Interval { seconds } => Some(
+            time::floor_seconds(now)
+                .checked_add(*seconds)
+                .ok_or_else(|| Error::InvalidSchedule(format!("interval {seconds} overflows")))?,
+        ),
+        Recurrence::Cron { expr, local: true } => {
+            next_cron(expr, local.next(expr, now), &mut notes)
+        }
+        Recurrence::Cron { expr, local: false } => {
+            next_cron(expr, expr.next_in(now, &Utc), &mut notes)
+        }
+    };
+    Ok(SchedulePlan {
+        meta: meta_update,
+        next,
+        notes,
+    })
+}
+
+fn next_cron(expr: &CronExpr, next: Option<DateTime<Utc>>, notes: &mut Vec<String>) -> Option<i64> {
+    match next {
+        Some(at) => Some(time::floor_seconds(at)),
+        None => {
+            notes.push(format!(
+                "cron {expr:?} has no future match: this run is the last, the job leaves the schedule"
+            ));
+            None
+        }
+    }
+}
+
+/// Something worth logging about one decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The job id.
+    pub job_id: String,
+    /// The message.
+    pub message: String,
+}
+
+/// Decides the hand-off of one due job.
+///
+/// `prepare` is the queue sink's description of the enqueue. A missing hash (or one without
+/// `data`) is unscheduled, as rq-scheduler does; anything unreadable is quarantined.
+pub fn decide<F>(
+    job: &ScheduledJob,
+    now: DateTime<Utc>,
+    local: &LocalZone,
+    prepare: F,
+) -> (HandOff, Vec<Note>)
+where
+    F: FnOnce(&ScheduledJob) -> Result<Enqueue, Error>,
+{
+    let note = |message: String| Note {
+        job_id: job.id.clone(),
+        message,
+    };
+    let handoff = |action| HandOff {
+        job_id: job.id.clone(),
+        read_score: job.score,
+        action,
+    };
+    let Some(hash) = job.hash.as_ref().filter(|h| h.has_data()) else {
+        let reason = if job.hash.is_some() {
+            "job hash has no data field"
+        } else {
+            "job hash is missing"
+        };
+        return (
+            handoff(Action::Unschedule {
+                reason: reason.to_owned(),
+            }),
+            vec![note(format!("{reason}: removed from the schedule"))],
+        );
+    };
+    let planned = plan_schedule(hash.meta(), now, local).and_then(|plan| Ok((plan, prepare(job)?)));
+    match planned {
+        Ok((plan, enqueue)) => {
+            let notes = plan.notes.into_iter().map(note).collect();
+            (
+                handoff(Action::Enqueue {
+                    enqueue: Box::new(enqueue),
+                    meta: plan.meta,
+                    next: plan.next,
+                }),
+                notes,
+            )
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            (
+                handoff(Action::Quarantine {
+                    reason: reason.clone(),
+                    at: time::floor_seconds(now),
+                }),
+                vec![note(format!("quarantined: {reason}"))],
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::JobHash;
+    use crate::handoff::EnqueueOptions;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // Metas exactly as rq-scheduler 0.14 pickles them (rq-wire-format.md §2d).
+    const INTERVAL_60_REPEAT_5: &str =
+        "8005951d000000000000007d94288c08696e74657276616c944b3c8c06726570656174944b05752e";
+    const INTERVAL_60_REPEAT_4: &str =
+        "8005951d000000000000007d94288c08696e74657276616c944b3c8c06726570656174944b04752e";
+    const INTERVAL_600: &str = "80059512000000000000007d948c08696e74657276616c944d5802732e";
+    const CRON_EVERY_5: &str = "80059537000000000000007d94288c0b63726f6e5f737472696e67948c0b2a2f35202a202a202a202a948c127573655f6c6f63616c5f74696d657a6f6e659489752e";
+    const CRON_LOCAL_REPEAT_3: &str = "80059542000000000000007d94288c0b63726f6e5f737472696e67948c0b2a2f35202a202a202a202a948c127573655f6c6f63616c5f74696d657a6f6e6594888c06726570656174944b03752e";
+    const USER_META: &str = "80059514000000000000007d948c056f776e6572948c05616c69636594732e";
+
+    fn at(secs: i64, nanos: u32) -> DateTime<Utc> {
+        Utc.timestamp_opt(secs, nanos).unwrap()
+    }
+
+    fn plan(meta: Option<&str>, now: DateTime<Utc>) -> Result<SchedulePlan, Error> {
+        let bytes = meta.map(hex);
+        plan_schedule(bytes.as_deref(), now, &LocalZone::Named(chrono_tz::UTC))
+    }
+
+    /// A pickled dict written like CPython's protocol 2 for small ints and short strings.
+    fn pickled(pairs: &[(&str, i64)]) -> Vec<u8> {
+        let mut out = vec![0x80, 2, b'}', b'('];
+        for (k, v) in pairs {
+            out.push(b'X');
+            out.extend((k.len() as u32).to_le_bytes());
+            out.extend(k.as_bytes());
+            out.push(b'J');
+            out.extend((*v as i32).to_le_bytes());
+        }
+        out.extend([b'u', b'.']);
+        out
+    }
+
+    #[test]
+    fn one_off_jobs_leave_the_schedule_and_keep_their_meta() {
+        let p = plan(None, at(100, 0)).unwrap();
+        assert_eq!((p.meta, p.next), (None, None));
+        let p = plan(Some(USER_META), at(100, 0)).unwrap();
+        assert_eq!((p.meta, p.next), (None, None));
+    }
+
+    #[test]
+    fn interval_is_rearmed_from_floor_now() {
+        let p = plan(Some(INTERVAL_600), at(1_000, 999_000_000)).unwrap();
+        assert_eq!(p.next, Some(1_600));
+        assert_eq!(p.meta, None, "no repeat: the meta is not rewritten");
+    }
+
+    #[test]
+    fn repeat_is_decremented_with_the_exact_python_bytes() {
+        let p = plan(Some(INTERVAL_60_REPEAT_5), at(1_000, 0)).unwrap();
+        let update = p.meta.unwrap();
+        assert_eq!(update.expected, Some(hex(INTERVAL_60_REPEAT_5)));
+        assert_eq!(update.new, hex(INTERVAL_60_REPEAT_4));
+        assert_eq!(p.next, Some(1_060));
+    }
+
+    #[test]
+    fn repeat_counts_runs_like_rq_scheduler() {
+        // repeat=1: this is the last run.
+        let last = pickled(&[("interval", 60), ("repeat", 1)]);
+        let p = plan_schedule(Some(&last), at(10, 0), &LocalZone::System).unwrap();
+        assert_eq!(p.next, None);
+        let after = Meta::parse(&p.meta.unwrap().new).unwrap();
+        assert_eq!(after.get("repeat"), Some(&Value::Int(0)));
+        // repeat=0 from the start: runs once, never decremented.
+        let zero = pickled(&[("interval", 60), ("repeat", 0)]);
+        let p = plan_schedule(Some(&zero), at(10, 0), &LocalZone::System).unwrap();
+        assert_eq!((p.meta, p.next), (None, None));
+        // A negative repeat never reaches 0.
+        let forever = pickled(&[("interval", 60), ("repeat", -1)]);
+        let p = plan_schedule(Some(&forever), at(10, 0), &LocalZone::System).unwrap();
+        assert_eq!(p.next, Some(70));
+        let after = Meta::parse(&p.meta.unwrap().new).unwrap();
+        assert_eq!(after.get("repeat"), Some(&Value::Int(-2)));
+        // A truthy repeat without interval is decremented too, as Python does.
+        let odd = pickled(&[("repeat", 3)]);
+        let p = plan_schedule(Some(&odd), at(10, 0), &LocalZone::System).unwrap();
+        assert_eq!(p.next, None);
+        assert!(p.meta.is_some());
+    }
+
+    #[test]
+    fn cron_is_rearmed_at_the_next_match_after_now() {
+        let p = plan(Some(CRON_EVERY_5), at(1_800_000_000, 0)).unwrap();
+        // 1_800_000_000 is 2027-01-15 08:00:00 UTC: strictly after it comes 08:05.
+        assert_eq!(p.next, Some(1_800_000_300));
+        assert_eq!(p.meta, None);
+        let berlin = LocalZone::Named(chrono_tz::Europe::Berlin);
+        let p = plan_schedule(
+            Some(&hex(CRON_LOCAL_REPEAT_3)),
+            at(1_800_000_000, 0),
+            &berlin,
+        )
+        .unwrap();
+        assert_eq!(
+            p.next,
+            Some(1_800_000_300),
+            "*/5 is the same in every whole-hour zone"
+        );
+        assert!(p.meta.is_some());
+    }
+
+    #[test]
+    fn an_exhausted_cron_runs_once_more_and_leaves() {
+        let mut meta = vec![0x80, 2, b'}', b'(', b'X'];
+        let (k, v) = ("cron_string", "0 0 1 1 * 2020");
+        meta.extend((k.len() as u32).to_le_bytes());
+        meta.extend(k.as_bytes());
+        meta.push(b'X');
+        meta.extend((v.len() as u32).to_le_bytes());
+        meta.extend(v.as_bytes());
+        meta.extend([b'u', b'.']);
+        let p = plan_schedule(Some(&meta), at(1_800_000_000, 0), &LocalZone::System).unwrap();
+        assert_eq!(p.next, None);
+        assert!(p.notes[0].contains("no future match"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn unusable_meta_is_an_error() {
+        for (meta, needle) in [
+            (b"{\"interval\": 60}".to_vec(), "JSON"),
+            (b"\x80\x05not a pickle".to_vec(), "pickle"),
+            (pickled(&[("interval", -5)]), "negative"),
+        ] {
+            let err = plan_schedule(Some(&meta), at(0, 0), &LocalZone::System).unwrap_err();
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+        let mut bad_cron = vec![0x80, 2, b'}', b'(', b'X'];
+        bad_cron.extend(11u32.to_le_bytes());
+        bad_cron.extend(b"cron_string");
+        bad_cron.push(b'X');
+        bad_cron.extend(11u32.to_le_bytes());
+        bad_cron.extend(b"61 * * * *!");
+        bad_cron.extend([b'u', b'.']);
+        let err = plan_schedule(Some(&bad_cron), at(0, 0), &LocalZone::System).unwrap_err();
+        assert!(matches!(err, Error::Cron { .. }), "{err}");
+    }
+
+    #[test]
+    fn decide_turns_each_job_into_one_guarded_handoff() {
+        let now = at(1_000, 0);
+        let prepare = |j: &ScheduledJob| Enqueue::for_job(j, now, &EnqueueOptions::default());
+        let job = |hash: Option<JobHash>| ScheduledJob {
+            id: "j".into(),
+            score: 990.0,
+            hash,
+        };
+        let (h, notes) = decide(&job(None), now, &LocalZone::System, prepare);
+        assert!(matches!(h.action, Action::Unschedule { .. }));
+        assert_eq!(h.read_score, 990.0);
+        assert!(notes[0].message.contains("missing"));
+
+        let no_data = JobHash::from_pairs([("origin", "q")]);
+        let (h, _) = decide(&job(Some(no_data)), now, &LocalZone::System, prepare);
+        assert!(matches!(h.action, Action::Unschedule { .. }));
+
+        let periodic = JobHash::from_pairs([
+            ("data", b"x".to_vec()),
+            ("origin", b"q".to_vec()),
+            ("meta", hex(INTERVAL_60_REPEAT_5)),
+        ]);
+        let (h, notes) = decide(&job(Some(periodic)), now, &LocalZone::System, prepare);
+        match h.action {
+            Action::Enqueue {
+                enqueue,
+                meta,
+                next,
+            } => {
+                assert_eq!(enqueue.queue, "q");
+                assert_eq!(meta.unwrap().new, hex(INTERVAL_60_REPEAT_4));
+                assert_eq!(next, Some(1_060));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(notes.is_empty());
+
+        let bad =
+            JobHash::from_pairs([("data", "x"), ("origin", "q"), ("enqueue_at_front", "yes")]);
+        let (h, notes) = decide(&job(Some(bad)), now, &LocalZone::System, prepare);
+        assert!(
+            matches!(&h.action, Action::Quarantine { reason, at: 1_000 } if reason.contains("enqueue_at_front"))
+        );
+        assert!(notes[0].message.starts_with("quarantined"));
+    }
+
+    #[test]
+    fn a_python_queue_class_is_noted() {
+        let meta = "80059528000000000000007d948c1071756575655f636c6173735f6e616d65948c0e72712e71756575652e517565756594732e";
+        let p = plan(Some(meta), at(0, 0)).unwrap();
+        assert!(p.notes.is_empty(), "rq.queue.Queue is what rqs does anyway");
+        let mut custom = vec![0x80, 2, b'}', b'(', b'X'];
+        custom.extend(16u32.to_le_bytes());
+        custom.extend(b"queue_class_name");
+        custom.push(b'X');
+        custom.extend(9u32.to_le_bytes());
+        custom.extend(b"app.Queue");
+        custom.extend([b'u', b'.']);
+        let p = plan_schedule(Some(&custom), at(0, 0), &LocalZone::System).unwrap();
+        assert!(p.notes[0].contains("app.Queue"), "{:?}", p.notes);
+    }
+}
