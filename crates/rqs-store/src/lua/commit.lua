@@ -1,0 +1,75 @@
+-- Applies a batch of hand-offs atomically: each job's queue push, hash fields and schedule
+-- change happen together or not at all, and only if the job still has the score it was
+-- read with (a client that cancels or reschedules in between wins).
+-- KEYS[1]: the schedule (rq:scheduler:scheduled_jobs); KEYS[2]: the quarantine hash
+-- ARGV[1]: number of hand-offs; then per hand-off:
+--   id, read score, kind ('E' enqueue | 'U' unschedule | 'Q' quarantine), n, then n args:
+--   U: none
+--   Q: the quarantine record (JSON)
+--   E: meta mode ('-' | 'S'), when 'S': expected present ('1'|'0'), expected meta, new meta;
+--      next score ('' = leave the schedule); then the enqueue record (see the fragment)
+-- Returns one outcome name per hand-off: pushed, deferred, unscheduled, quarantined, stale,
+-- meta_changed or vanished.
+local schedule = KEYS[1]
+local results = {}
+local i = 2
+for n = 1, tonumber(ARGV[1]) do
+  local id = ARGV[i]
+  local read = tonumber(ARGV[i + 1])
+  local kind = ARGV[i + 2]
+  local len = tonumber(ARGV[i + 3])
+  local j = i + 4
+  i = j + len
+  local current = redis.call('ZSCORE', schedule, id)
+  if not current or tonumber(current) ~= read then
+    results[n] = 'stale'
+  elseif kind == 'U' then
+    redis.call('ZREM', schedule, id)
+    results[n] = 'unscheduled'
+  elseif kind == 'Q' then
+    redis.call('ZREM', schedule, id)
+    redis.call('HSET', KEYS[2], id, ARGV[j])
+    results[n] = 'quarantined'
+  else
+    local job_key = '{{JOB}}' .. id
+    local mode = ARGV[j]
+    local expected_present, expected, new_meta
+    j = j + 1
+    if mode == 'S' then
+      expected_present = ARGV[j] == '1'
+      expected = ARGV[j + 1]
+      new_meta = ARGV[j + 2]
+      j = j + 3
+    end
+    local next_score = ARGV[j]
+    j = j + 1
+    if redis.call('EXISTS', job_key) == 0 then
+      redis.call('ZREM', schedule, id)
+      results[n] = 'vanished'
+    else
+      local meta_ok = true
+      if mode == 'S' then
+        local stored = redis.call('HGET', job_key, 'meta')
+        if expected_present then
+          meta_ok = stored == expected
+        else
+          meta_ok = stored == false
+        end
+      end
+      if not meta_ok then
+        results[n] = 'meta_changed'
+      else
+        if mode == 'S' then
+          redis.call('HSET', job_key, 'meta', new_meta)
+        end
+        results[n] = rqs_enqueue(j)
+        if next_score == '' then
+          redis.call('ZREM', schedule, id)
+        else
+          redis.call('ZADD', schedule, next_score, id)
+        end
+      end
+    end
+  end
+end
+return results

@@ -1,0 +1,94 @@
+//! [`JobStore`] over an in-memory [`RqModel`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use rqs_core::memory::{Quarantined, RqModel};
+use rqs_core::{HandOff, JobHash, Outcome, ScheduledJob};
+
+use crate::{Error, JobStore, Page, Result};
+
+/// A job store kept in memory, sharing its [`RqModel`] with other in-memory components
+/// (an `InMemoryQueueSink` on the same model sees the jobs this store hands off).
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryJobStore {
+    model: Arc<Mutex<RqModel>>,
+}
+
+impl InMemoryJobStore {
+    /// A store on a shared model.
+    pub fn new(model: Arc<Mutex<RqModel>>) -> Self {
+        Self { model }
+    }
+
+    /// The shared model.
+    pub fn model(&self) -> &Arc<Mutex<RqModel>> {
+        &self.model
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RqModel> {
+        // A panic elsewhere cannot leave the model half-updated: every method below
+        // finishes its change before returning, so a poisoned lock is still consistent.
+        self.model.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl JobStore for InMemoryJobStore {
+    async fn schedule(&self, id: &str, hash: &JobHash, score: f64) -> Result<()> {
+        self.lock().schedule(id, hash, score);
+        Ok(())
+    }
+
+    async fn due(&self, until: f64, limit: usize) -> Result<Vec<ScheduledJob>> {
+        Ok(self.lock().due(until, limit))
+    }
+
+    async fn next_due(&self) -> Result<Option<f64>> {
+        Ok(self
+            .lock()
+            .range(f64::INFINITY, 0, Some(1))
+            .first()
+            .map(|(_, s)| *s))
+    }
+
+    async fn count(&self, until: Option<f64>) -> Result<u64> {
+        Ok(self
+            .lock()
+            .range(until.unwrap_or(f64::INFINITY), 0, None)
+            .len() as u64)
+    }
+
+    async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(String, f64)>> {
+        let until = until.unwrap_or(f64::INFINITY);
+        Ok(match page {
+            Some(p) => self.lock().range(until, p.offset, Some(p.length)),
+            None => self.lock().range(until, 0, None),
+        })
+    }
+
+    async fn score(&self, id: &str) -> Result<Option<f64>> {
+        Ok(self.lock().score(id))
+    }
+
+    async fn cancel(&self, id: &str) -> Result<bool> {
+        Ok(self.lock().unset_score(id))
+    }
+
+    async fn change_execution_time(&self, id: &str, score: f64) -> Result<()> {
+        let mut model = self.lock();
+        if model.score(id).is_none() {
+            return Err(Error::NotScheduled(id.to_owned()));
+        }
+        model.set_score(id, score);
+        Ok(())
+    }
+
+    async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {
+        Ok(self.lock().commit(batch))
+    }
+
+    async fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        Ok(self.lock().quarantine())
+    }
+}

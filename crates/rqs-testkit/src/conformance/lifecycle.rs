@@ -1,0 +1,72 @@
+//! Conformance cases of `LifecycleRegistry`.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use rqs_lifecycle::{Error, LifecycleRegistry};
+
+const TTL: Duration = Duration::from_secs(70);
+
+/// A live name cannot be born again; another name can.
+pub async fn birth_refuses_a_live_name(registry: &impl LifecycleRegistry, _: &()) {
+    let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    registry.register_birth("one", at, TTL).await.unwrap();
+    let err = registry.register_birth("one", at, TTL).await.unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyActive(ref n) if n == "one"),
+        "{err:?}"
+    );
+    registry.register_birth("two", at, TTL).await.unwrap();
+    let record = registry.record("one").await.unwrap().unwrap();
+    assert_eq!(record.birth.as_deref(), Some("1800000000.0"));
+    assert_eq!(record.death, None);
+}
+
+/// After a death the name is free again, and the new birth clears the death.
+pub async fn death_allows_a_new_birth(registry: &impl LifecycleRegistry, _: &()) {
+    let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    registry.register_birth("one", at, TTL).await.unwrap();
+    registry.register_death("one", at).await.unwrap();
+    registry.register_death("one", at).await.unwrap();
+    assert!(
+        registry
+            .record("one")
+            .await
+            .unwrap()
+            .unwrap()
+            .death
+            .is_some()
+    );
+    registry.register_birth("one", at, TTL).await.unwrap();
+    assert_eq!(registry.record("one").await.unwrap().unwrap().death, None);
+}
+
+/// A heartbeat keeps a record alive and reports one that has expired.
+pub async fn heartbeat_reports_an_expired_record(registry: &impl LifecycleRegistry, _: &()) {
+    let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    registry
+        .register_birth("short", at, Duration::from_millis(150))
+        .await
+        .unwrap();
+    assert!(
+        registry
+            .heartbeat("short", Duration::from_millis(150))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!registry.heartbeat("short", TTL).await.unwrap());
+    assert_eq!(registry.record("short").await.unwrap(), None);
+    registry.register_birth("short", at, TTL).await.unwrap();
+}
+
+/// Birth and death are stored as Python's `repr(time.time())` prints them.
+pub async fn times_are_python_float_reprs(registry: &impl LifecycleRegistry, _: &()) {
+    let born = Utc.timestamp_opt(1_795_804_227, 848_194_600).unwrap();
+    let died = Utc.timestamp_opt(1_795_804_300, 500_000_000).unwrap();
+    registry.register_birth("n", born, TTL).await.unwrap();
+    registry.register_death("n", died).await.unwrap();
+    let record = registry.record("n").await.unwrap().unwrap();
+    assert_eq!(record.birth.as_deref(), Some("1795804227.8481946"));
+    assert_eq!(record.death.as_deref(), Some("1795804300.5"));
+}

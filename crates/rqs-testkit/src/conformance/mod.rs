@@ -1,0 +1,128 @@
+//! Conformance suites: one per component trait, each a list of plain async functions that
+//! turn a sentence of the trait's `# Contract` into assertions.
+//!
+//! Every implementation (Redis, in-memory, wrappers, your own) runs the same cases through
+//! the macros [`job_store_conformance!`](crate::job_store_conformance),
+//! [`queue_sink_conformance!`](crate::queue_sink_conformance),
+//! [`lock_provider_conformance!`](crate::lock_provider_conformance) and
+//! [`lifecycle_conformance!`](crate::lifecycle_conformance), which expand into one
+//! `#[tokio::test]` per case so a failure names its case. This module is test support,
+//! not a stable API.
+
+pub mod job_store;
+pub mod lifecycle;
+pub mod lock;
+pub mod queue_sink;
+
+use rqs_core::JobHash;
+
+/// A job hash as rq-scheduler's client writes it for a one-off job on `queue`.
+pub fn client_job(queue: &str) -> JobHash {
+    JobHash::from_pairs([
+        ("created_at", &b"2026-11-27T18:30:00.000000Z"[..]),
+        // The scheduler never reads `data`; only its presence matters.
+        ("data", b"x\x9c opaque payload"),
+        ("success_callback_name", b""),
+        ("failure_callback_name", b""),
+        ("stopped_callback_name", b""),
+        ("started_at", b""),
+        ("ended_at", b""),
+        ("last_heartbeat", b""),
+        ("worker_name", b""),
+        ("group_id", b""),
+        ("origin", queue.as_bytes()),
+        ("description", b"tasks.ok()"),
+        ("status", b"scheduled"),
+    ])
+}
+
+/// `client_job(queue)` with extra fields.
+pub fn client_job_with(queue: &str, extra: &[(&str, &[u8])]) -> JobHash {
+    let mut hash = client_job(queue);
+    for (k, v) in extra {
+        hash.set(*k, *v);
+    }
+    hash
+}
+
+/// Expands a conformance suite into one `#[tokio::test]` per case.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($module:ident, $setup:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $case() {
+            let (subject, probe, _guard) = $setup.await;
+            $crate::conformance::$module::$case(&subject, &probe).await;
+        }
+    )*};
+}
+
+/// Runs the `JobStore` suite. `$setup` is an `async` block returning
+/// `(store, probe, guard)`: the store under test, a [`Probe`](crate::Probe) on the same
+/// state, and anything to keep alive during the case (such as a `RedisServer`).
+#[macro_export]
+macro_rules! job_store_conformance {
+    ($setup:expr) => {
+        $crate::__conformance_cases!(job_store, $setup;
+            due_orders_by_score_then_id,
+            due_reports_missing_hashes,
+            count_and_list_match_rq_scheduler,
+            cancel_keeps_the_hash_and_is_idempotent,
+            change_execution_time_moves_only_scheduled_jobs,
+            commit_pushes_and_unschedules_a_one_off_job,
+            commit_rearms_a_periodic_job,
+            commit_is_guarded_by_the_read_score,
+            commit_twice_changes_nothing_the_second_time,
+            commit_unschedules_and_quarantines,
+            commit_of_a_vanished_hash_unschedules_it,
+            commit_guards_and_replaces_meta,
+            commit_defers_behind_an_unfinished_dependency,
+            commit_keeps_batch_order,
+        );
+    };
+}
+
+/// Runs the `QueueSink` suite; `$setup` returns `(sink, probe, guard)`.
+#[macro_export]
+macro_rules! queue_sink_conformance {
+    ($setup:expr) => {
+        $crate::__conformance_cases!(queue_sink, $setup;
+            prepare_describes_rqs_enqueue,
+            prepare_rejects_missing_and_corrupt_jobs,
+            enqueue_pushes_at_the_tail_and_registers_the_queue,
+            enqueue_at_front_pushes_at_the_head,
+            enqueue_keeps_an_existing_timeout,
+            enqueue_expires_a_job_with_ttl,
+            enqueue_defers_behind_an_unfinished_dependency,
+            enqueue_pushes_when_dependencies_are_finished_or_gone,
+            enqueue_leaves_the_deferred_registry_when_pushed,
+        );
+    };
+}
+
+/// Runs the `LockProvider` suite; `$setup` returns `(lock, (), guard)`.
+#[macro_export]
+macro_rules! lock_provider_conformance {
+    ($setup:expr) => {
+        $crate::__conformance_cases!(lock, $setup;
+            only_one_owner_at_a_time,
+            renew_and_release_only_by_the_owner,
+            an_expired_lease_is_free_and_cannot_be_renewed,
+            renew_extends_the_lease,
+        );
+    };
+}
+
+/// Runs the `LifecycleRegistry` suite; `$setup` returns `(registry, (), guard)`.
+#[macro_export]
+macro_rules! lifecycle_conformance {
+    ($setup:expr) => {
+        $crate::__conformance_cases!(lifecycle, $setup;
+            birth_refuses_a_live_name,
+            death_allows_a_new_birth,
+            heartbeat_reports_an_expired_record,
+            times_are_python_float_reprs,
+        );
+    };
+}

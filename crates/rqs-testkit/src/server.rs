@@ -1,0 +1,228 @@
+//! A private `redis-server` per test, on a free loopback port, killed on drop.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionManager;
+
+/// How to start a server.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Keep data across restarts with an append-only file (fsync always).
+    pub persistent: bool,
+}
+
+impl ServerOptions {
+    /// Options for a server that keeps its data across [`RedisServer::restart`].
+    pub fn persistent() -> Self {
+        Self { persistent: true }
+    }
+}
+
+/// A `redis-server` child process owned by a test.
+///
+/// It listens on 127.0.0.1 only, keeps its files in a temporary directory and never
+/// touches a Redis it did not start. The binary is `redis-server` on `PATH`, or
+/// `$RQS_REDIS_SERVER` when set; when it is missing the test fails with the command that
+/// installs it.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    options: ServerOptions,
+}
+
+const INSTALL_HINT: &str = "redis-server is required by the tests: install it with \
+`sudo apt-get install -y redis-server` (Debian/Ubuntu), or run the README's test command \
+(`cargo xtask test`), which installs it; set RQS_REDIS_SERVER to use another binary";
+
+fn binary() -> PathBuf {
+    std::env::var_os("RQS_REDIS_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+impl RedisServer {
+    /// Starts a server without persistence.
+    ///
+    /// # Panics
+    /// When `redis-server` is missing or does not start; a test cannot go on without it.
+    pub fn start() -> Self {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// Starts a server with options.
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    pub fn start_with(options: ServerOptions) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("rqs-redis-")
+            .tempdir()
+            .expect("cannot create a temporary directory");
+        let mut server = Self {
+            child: None,
+            port: 0,
+            dir,
+            options,
+        };
+        // Another process may take the port between our probe and the server's bind.
+        for _ in 0..20 {
+            server.port = free_port();
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!(
+            "redis-server did not start after 20 attempts; its log is:\n{}",
+            server.log()
+        );
+    }
+
+    fn spawn(&mut self) -> bool {
+        let mut cmd = Command::new(binary());
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
+            .args(["--save", ""])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(self.dir.path().join("redis.log"));
+        if self.options.persistent {
+            cmd.args(["--appendonly", "yes", "--appendfsync", "always"]);
+        } else {
+            cmd.args(["--appendonly", "no"]);
+        }
+        let child = match cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                panic!("{INSTALL_HINT} ({}: {e})", binary().display())
+            }
+            Err(e) => panic!("cannot run {}: {e}", binary().display()),
+        };
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.ping() {
+                return true;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                // Exited: most likely the port was taken.
+                self.child = None;
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.kill();
+        false
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        if stream.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut reply = [0u8; 7];
+        stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:<port>/<db>`.
+    pub fn url_db(&self, db: u8) -> String {
+        format!("redis://127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// `redis://127.0.0.1:<port>/0`.
+    pub fn url(&self) -> String {
+        self.url_db(0)
+    }
+
+    /// The server's working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
+    }
+
+    /// A reconnecting connection to database 0.
+    ///
+    /// # Panics
+    /// When the server does not answer.
+    pub async fn connection(&self) -> ConnectionManager {
+        self.connection_db(0).await
+    }
+
+    /// A reconnecting connection to database `db`.
+    ///
+    /// # Panics
+    /// When the server does not answer.
+    pub async fn connection_db(&self, db: u8) -> ConnectionManager {
+        rqs_redis::connect(self.url_db(db), &rqs_redis::ConnectOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to the test redis-server: {e}"))
+    }
+
+    /// Kills the server (SIGKILL): a crash, not a shutdown.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory (after [`kill`](Self::kill)).
+    ///
+    /// # Panics
+    /// When it does not come back.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.spawn() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "redis-server did not restart on port {}:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
