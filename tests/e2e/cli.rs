@@ -1,0 +1,124 @@
+//! Flags, exit codes and start-up errors of the binary.
+
+use std::time::Duration;
+
+use rqs_testkit::RedisServer;
+
+use crate::support::{Daemon, q};
+
+const T: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    let mut d = Daemon::start(&["--no-such-flag"]);
+    assert_eq!(d.exit_code(T), 2);
+    assert!(d.log().contains("--no-such-flag"), "{}", d.log());
+    let mut d = Daemon::start(&["--interval", "-5"]);
+    assert_eq!(d.exit_code(T), 2);
+    assert!(
+        d.log().contains("--interval must be a positive number"),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn an_unreachable_redis_is_a_clear_error() {
+    // A port nobody listens on: take a free one and release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut d = Daemon::start(&["--burst", "-H", "127.0.0.1", "-p", &port]);
+    assert_eq!(d.exit_code(T), 1);
+    assert!(
+        d.log()
+            .contains(&format!("cannot reach Redis at 127.0.0.1:{port}")),
+        "{}",
+        d.log()
+    );
+}
+
+#[tokio::test]
+async fn environment_variables_select_the_database() {
+    let server = RedisServer::start();
+    let conn = server.connection_db(5).await;
+    let port = server.port().to_string();
+    let mut d = Daemon::start_env(
+        &["--burst", "--name", "env-test"],
+        &[
+            ("RQ_REDIS_HOST", "127.0.0.1"),
+            ("RQ_REDIS_PORT", &port),
+            ("RQ_REDIS_DB", "5"),
+        ],
+    );
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let death: Option<String> = q(
+        &conn,
+        redis::cmd("HGET")
+            .arg("rq:scheduler_instance:env-test")
+            .arg("death"),
+    )
+    .await;
+    assert!(death.is_some(), "the instance registered in db 5");
+}
+
+#[tokio::test]
+async fn python_only_flags_are_accepted_with_a_warning() {
+    let server = RedisServer::start();
+    let mut d = Daemon::start(&[
+        "--burst",
+        "-u",
+        &server.url(),
+        "--path",
+        "/app",
+        "-j",
+        "app.Job",
+        "-q",
+        "app.Queue",
+        "--pid",
+        "/nonexistent-dir/rqs.pid",
+    ]);
+    // The pid file cannot be written: a clear error after the warnings.
+    assert_eq!(d.exit_code(T), 1);
+    let log = d.log();
+    assert!(log.contains("--path \"/app\" is ignored"), "{log}");
+    assert!(log.contains("--job-class \"app.Job\" is ignored"), "{log}");
+    assert!(
+        log.contains("--queue-class \"app.Queue\" is ignored"),
+        "{log}"
+    );
+    assert!(log.contains("cannot write the pid file"), "{log}");
+}
+
+#[tokio::test]
+async fn a_live_name_is_refused() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let mut first = Daemon::start(&["-u", &url, "--name", "twin", "-i", "1"]);
+    let conn = server.connection().await;
+    crate::support::eventually(T, "the first instance's birth", || async {
+        let birth: Option<String> = q(
+            &conn,
+            redis::cmd("HGET")
+                .arg("rq:scheduler_instance:twin")
+                .arg("birth"),
+        )
+        .await;
+        birth
+    })
+    .await;
+    let mut second = Daemon::start(&["-u", &url, "--name", "twin", "--burst"]);
+    assert_eq!(second.exit_code(T), 3, "{}", second.log());
+    assert!(
+        second
+            .log()
+            .contains("already an active rq scheduler named \"twin\"")
+    );
+    assert!(
+        first.wait(Duration::ZERO).is_none(),
+        "the first one keeps running"
+    );
+}

@@ -1,0 +1,252 @@
+//! The daemon's main job: burst runs, the loop, shutdown.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use rqs_core::JobHash;
+use rqs_store::{JobStore, RedisJobStore};
+use rqs_testkit::RedisServer;
+use rqs_testkit::conformance::{client_job, client_job_with};
+
+use crate::support::{Daemon, eventually, now_secs, q};
+
+const T: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn burst_moves_due_jobs_in_order_and_leaves_the_rest() {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = RedisJobStore::new(conn.clone());
+    let now = now_secs() as f64;
+    store
+        .schedule("late", &client_job("default"), now - 5.0)
+        .await
+        .unwrap();
+    store
+        .schedule("b-tie", &client_job("default"), now - 100.0)
+        .await
+        .unwrap();
+    store
+        .schedule("a-tie", &client_job("default"), now - 100.0)
+        .await
+        .unwrap();
+    store
+        .schedule("other", &client_job("other"), now - 1.0)
+        .await
+        .unwrap();
+    store
+        .schedule("future", &client_job("default"), now + 3600.0)
+        .await
+        .unwrap();
+    store
+        .schedule("ghost", &JobHash::new(), now - 1.0)
+        .await
+        .unwrap();
+
+    let mut d = Daemon::start(&["--burst", "-u", &server.url(), "--name", "b1"]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+
+    let default: Vec<String> = q(
+        &conn,
+        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
+    )
+    .await;
+    assert_eq!(default, ["a-tie", "b-tie", "late"]);
+    let other: Vec<String> = q(
+        &conn,
+        redis::cmd("LRANGE").arg("rq:queue:other").arg(0).arg(-1),
+    )
+    .await;
+    assert_eq!(other, ["other"]);
+    let left = store.list(None, None).await.unwrap();
+    assert_eq!(left, [("future".to_owned(), now + 3600.0)]);
+    let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
+    assert_eq!(lock, None, "the lock is released");
+    let death: Option<String> = q(
+        &conn,
+        redis::cmd("HGET")
+            .arg("rq:scheduler_instance:b1")
+            .arg("death"),
+    )
+    .await;
+    assert!(death.is_some(), "death is registered");
+    let ttl: i64 = q(&conn, redis::cmd("TTL").arg("rq:scheduler_instance:b1")).await;
+    assert!(
+        (55..=60).contains(&ttl),
+        "death record lives 60 s, ttl={ttl}"
+    );
+    assert!(d.log().contains("job hash is missing"), "{}", d.log());
+}
+
+#[tokio::test]
+async fn burst_waits_for_a_lock_held_by_someone_else() {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = RedisJobStore::new(conn.clone());
+    store
+        .schedule("j", &client_job("default"), 1.0)
+        .await
+        .unwrap();
+    // Python's rqscheduler holds the lock with a timestamp value.
+    let () = q(
+        &conn,
+        redis::cmd("SET")
+            .arg("rq:scheduler_lock")
+            .arg("1795804932.2265215")
+            .arg("EX")
+            .arg(60),
+    )
+    .await;
+    let mut d = Daemon::start(&["--burst", "-u", &server.url(), "-i", "0.2"]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        d.wait(Duration::ZERO).is_none(),
+        "waits while the lock is taken"
+    );
+    let len: i64 = q(&conn, redis::cmd("LLEN").arg("rq:queue:default")).await;
+    assert_eq!(len, 0, "moves nothing without the lock");
+    let _: i64 = q(&conn, redis::cmd("DEL").arg("rq:scheduler_lock")).await;
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let len: i64 = q(&conn, redis::cmd("LLEN").arg("rq:queue:default")).await;
+    assert_eq!(len, 1);
+    assert!(d.log().contains("lock already taken"), "{}", d.log());
+}
+
+#[tokio::test]
+async fn a_job_scheduled_while_running_is_handed_over_without_waiting_an_interval() {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = RedisJobStore::new(conn.clone());
+    let pid_file = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    let pid_path = pid_file.to_str().unwrap().to_owned();
+    // A one-hour interval: only the peek and the exact wake-up can deliver in time.
+    let mut d = Daemon::start(&["-u", &server.url(), "-i", "3600", "--pid", &pid_path]);
+    eventually(T, "the lock", || async {
+        let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
+        lock
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&pid_path).unwrap(),
+        d.pid().to_string()
+    );
+    let due = now_secs() + 2;
+    store
+        .schedule("soon", &client_job("default"), due as f64)
+        .await
+        .unwrap();
+    let popped: (String, String) =
+        q(&conn, redis::cmd("BLPOP").arg("rq:queue:default").arg(20)).await;
+    assert_eq!(popped.1, "soon");
+    let enqueued_at: String = q(
+        &conn,
+        redis::cmd("HGET").arg("rq:job:soon").arg("enqueued_at"),
+    )
+    .await;
+    let at = rqs_core::time::parse_rq_timestamp(&enqueued_at).unwrap();
+    assert!(
+        at.timestamp() >= due,
+        "never early: {enqueued_at} before {due}"
+    );
+
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    assert!(
+        !std::path::Path::new(&pid_path).exists(),
+        "the pid file is removed"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_and_sigint_release_the_lock_and_register_death() {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let server = RedisServer::start();
+        let conn = server.connection().await;
+        let mut d = Daemon::start(&["-u", &server.url(), "--name", "s1", "-i", "5"]);
+        let token: String = eventually(T, "the lock", || async {
+            let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
+            lock
+        })
+        .await;
+        assert!(token.starts_with("s1@"), "{token}");
+        let ttl: i64 = q(&conn, redis::cmd("TTL").arg("rq:scheduler_lock")).await;
+        assert!(
+            (1..=15).contains(&ttl),
+            "lock ttl is int(interval)+10, got {ttl}"
+        );
+        d.signal(signal);
+        assert_eq!(d.exit_code(T), 0, "{signal}: {}", d.log());
+        let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
+        assert_eq!(lock, None, "{signal}");
+        let death: Option<String> = q(
+            &conn,
+            redis::cmd("HGET")
+                .arg("rq:scheduler_instance:s1")
+                .arg("death"),
+        )
+        .await;
+        assert!(death.is_some(), "{signal}");
+    }
+}
+
+#[tokio::test]
+async fn bad_jobs_are_quarantined_and_the_rest_still_move() {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = RedisJobStore::new(conn.clone());
+    let bad: [(&str, &[u8]); 4] = [
+        ("meta", b"\x80\x05garbage"),
+        ("ttl", b"a week"),
+        ("meta", b"{\"interval\": 60}"),
+        ("dependency_ids", b"not json"),
+    ];
+    for (i, (field, value)) in bad.iter().enumerate() {
+        let id = format!("bad{i}");
+        store
+            .schedule(
+                &id,
+                &client_job_with("default", &[(field, value)]),
+                10.0 + i as f64,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .schedule("good", &client_job("default"), 20.0)
+        .await
+        .unwrap();
+    let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let queue: Vec<String> = q(
+        &conn,
+        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
+    )
+    .await;
+    assert_eq!(queue, ["good"]);
+    let quarantined = store.quarantined().await.unwrap();
+    let ids: Vec<_> = quarantined.iter().map(|x| x.job_id.as_str()).collect();
+    assert_eq!(ids, ["bad0", "bad1", "bad2", "bad3"]);
+    assert!(
+        quarantined[0].reason.contains("pickle"),
+        "{:?}",
+        quarantined[0]
+    );
+    assert!(
+        quarantined[1].reason.contains("ttl"),
+        "{:?}",
+        quarantined[1]
+    );
+    assert!(
+        quarantined[2].reason.contains("JSON"),
+        "{:?}",
+        quarantined[2]
+    );
+    assert!(
+        quarantined[3].reason.contains("dependency_ids"),
+        "{:?}",
+        quarantined[3]
+    );
+    assert_eq!(store.count(None).await.unwrap(), 0);
+    let log = d.log();
+    assert!(log.contains("bad0") && log.contains("quarantined"), "{log}");
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `rqs` binary against a private `redis-server`.
+
+#![allow(clippy::print_stderr)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod daemon;
+mod resilience;

@@ -1,0 +1,95 @@
+//! Repository rules, checked by `cargo test`.
+
+use std::fs;
+
+use crate::project_root;
+
+fn crates() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(project_root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+fn read(path: &str) -> String {
+    fs::read_to_string(project_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn every_crate_has_an_architecture_section() {
+    let doc = read("ARCHITECTURE.md");
+    for name in crates() {
+        assert!(
+            doc.contains(&format!("### `{name}`")),
+            "ARCHITECTURE.md has no `### `{name}`` section"
+        );
+    }
+}
+
+#[test]
+fn the_orchestrator_names_no_redis() {
+    let manifest = read("crates/rqs-orchestrator/Cargo.toml");
+    let deps = manifest.split("[dev-dependencies]").next().unwrap();
+    for line in deps.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        assert!(
+            !line.contains("redis"),
+            "rqs-orchestrator depends on a Redis crate: {line}"
+        );
+    }
+    for entry in fs::read_dir(project_root().join("crates/rqs-orchestrator/src")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("redis::"),
+            "{} names a Redis type",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn library_crates_do_not_use_anyhow() {
+    for name in crates().into_iter().filter(|n| n != "rqs") {
+        let manifest = read(&format!("crates/{name}/Cargo.toml"));
+        let deps = manifest.split("[dev-dependencies]").next().unwrap();
+        assert!(!deps.contains("anyhow"), "{name} depends on anyhow");
+    }
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let readme = read("README.md");
+    let ci = read(".ci/run");
+    let command = "cargo xtask test";
+    assert!(
+        readme.contains(command),
+        "README.md does not show `{command}`"
+    );
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == command || l.trim() == format!("exec {command}")),
+        ".ci/run does not run `{command}`"
+    );
+}
+
+#[test]
+fn no_ignored_tests() {
+    let mut stack = vec![project_root().join("crates"), project_root().join("tests")];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = fs::read_to_string(&path).unwrap();
+                assert!(
+                    !text.contains(concat!("#[", "ignore")),
+                    "{} ignores a test",
+                    path.display()
+                );
+            }
+        }
+    }
+}
