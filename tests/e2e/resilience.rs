@@ -197,7 +197,10 @@ async fn several_active_instances_never_duplicate() {
         .iter()
         .filter(|d| d.log().contains("moved due jobs"))
         .count();
-    assert!(active >= 2, "only {active} instance(s) moved jobs: no concurrency was tested");
+    assert!(
+        active >= 2,
+        "only {active} instance(s) moved jobs: no concurrency was tested"
+    );
     drop(daemons);
     assert_exactly_once(&conn, &store, &jobs).await;
 }

@@ -46,6 +46,8 @@ impl Stack {
                 "click==8.5.1",
                 "python-dateutil==2.9.0.post0",
                 "freezegun==1.5.5",
+                "croniter==7.0.0",
+                "six==1.17.0",
             ],
             Stack::Rq3 => &[
                 "rq==3.0.0",
@@ -55,6 +57,8 @@ impl Stack {
                 "click==8.5.1",
                 "python-dateutil==2.9.0.post0",
                 "freezegun==1.5.5",
+                "croniter==7.0.0",
+                "six==1.17.0",
             ],
             Stack::Rq1 => &[
                 "rq==1.16.2",
@@ -64,6 +68,7 @@ impl Stack {
                 "click==8.1.8",
                 "python-dateutil==2.9.0.post0",
                 "freezegun==1.5.5",
+                "six==1.17.0",
             ],
         }
     }

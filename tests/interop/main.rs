@@ -1,0 +1,38 @@
+//! Interop tests against the real Python packages.
+//!
+//! For each suite and each stack of the matrix: the Python client schedules jobs into one
+//! database, which is copied to a twin; `rqs --burst` runs on one and Python's
+//! `rqscheduler --burst` on the other, at the same moment; the two databases must then be
+//! equal key by key and field by field (values only the daemons choose, such as
+//! timestamps and instance names, normalised). Finally `rq worker --burst` runs what rqs
+//! enqueued and every job must end with the right status and result.
+
+#![allow(clippy::print_stderr)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod twin;
+
+use rqs_testkit::python::Stack;
+
+macro_rules! suite {
+    ($($test:ident: $stack:expr, $suite:literal;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            twin::run($stack, $suite).await;
+        }
+    )*};
+}
+
+suite! {
+    oneoff_rq2: Stack::Rq2, "oneoff";
+    periodic_rq2: Stack::Rq2, "periodic";
+    mixed_rq2: Stack::Rq2, "mixed";
+    oneoff_rq3: Stack::Rq3, "oneoff";
+    periodic_rq3: Stack::Rq3, "periodic";
+    mixed_rq3: Stack::Rq3, "mixed";
+    oneoff_rq1: Stack::Rq1, "oneoff";
+    periodic_rq1: Stack::Rq1, "periodic";
+    mixed_rq1: Stack::Rq1, "mixed";
+}

@@ -1,0 +1,230 @@
+//! One twin run: populate, copy, run both daemons, compare, run a worker, verify.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use rqs_testkit::RedisServer;
+use rqs_testkit::python::{self, PythonEnv, Stack};
+use serde_json::Value;
+
+use crate::support::{Daemon, q, root};
+
+/// Databases: rqs works on one, rqscheduler on the other.
+const RQS_DB: u8 = 1;
+const PYTHON_DB: u8 = 2;
+const QUEUES: [&str; 6] = ["default", "reports", "brandnew", "alpha", "beta", "gamma"];
+
+fn py_dir() -> PathBuf {
+    root().join("tests/interop/py")
+}
+
+fn python(env: &PythonEnv, args: &[&str]) -> Output {
+    let output = Command::new(env.python())
+        .arg(py_dir().join("scenario.py"))
+        .args(args)
+        .env("PYTHONPATH", py_dir())
+        .env("TZ", "UTC")
+        .output()
+        .expect("cannot run python");
+    assert!(
+        output.status.success(),
+        "scenario.py {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Waits until the current minute has at least 15 s left, so both daemons compute cron
+/// times in the same minute.
+async fn away_from_a_minute_boundary() {
+    loop {
+        let second = chrono::Utc::now().timestamp() % 60;
+        if (1..=44).contains(&second) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub(crate) async fn run(stack: Stack, suite: &str) {
+    let env = tokio::task::spawn_blocking(move || python::ensure(stack))
+        .await
+        .unwrap();
+    let server = RedisServer::start();
+    let (rqs_url, py_url) = (server.url_db(RQS_DB), server.url_db(PYTHON_DB));
+    python(&env, &["populate", &rqs_url, suite]);
+
+    // The twin: a byte-exact copy of every key (with its TTL).
+    let source = server.connection_db(RQS_DB).await;
+    let keys: Vec<Vec<u8>> = q(&source, redis::cmd("KEYS").arg("*")).await;
+    for key in &keys {
+        let copied: i64 = q(
+            &source,
+            redis::cmd("COPY")
+                .arg(key)
+                .arg(key)
+                .arg("DB")
+                .arg(PYTHON_DB),
+        )
+        .await;
+        assert_eq!(copied, 1);
+    }
+
+    away_from_a_minute_boundary().await;
+    let since = chrono::Utc::now().timestamp().to_string();
+    let mut ours = Daemon::start_env(&["--burst", "-u", &rqs_url], &[("TZ", "UTC")]);
+    let theirs = Command::new(env.bin("rqscheduler"))
+        .args(["--burst", "-u", &py_url])
+        .env("PYTHONPATH", py_dir())
+        .env("TZ", "UTC")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start rqscheduler");
+    let theirs = tokio::task::spawn_blocking(move || theirs.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ours.exit_code(Duration::from_secs(60)),
+        0,
+        "rqs:\n{}",
+        ours.log()
+    );
+    assert!(
+        theirs.status.success(),
+        "rqscheduler failed:\n{}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    if suite == "oneoff" {
+        assert!(
+            ours.log().contains("job=missing-hash") && ours.log().contains("job hash is missing"),
+            "rqs logs the missing hash:\n{}",
+            ours.log()
+        );
+    }
+
+    let dump = |url: &str| -> Value {
+        let out = python(&env, &["dump", url, &since]);
+        serde_json::from_slice(&out.stdout).expect("dump is JSON")
+    };
+    let (a, b) = (dump(&rqs_url), dump(&py_url));
+    let differences = compare(&a["keys"], &b["keys"]);
+    assert!(
+        differences.is_empty(),
+        "{stack:?}/{suite}: rqs and rqscheduler disagree on {} point(s):\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+    let metas = a["meta_bytes"].as_object().unwrap();
+    let identical = metas
+        .iter()
+        .filter(|(k, v)| b["meta_bytes"].get(k.as_str()) == Some(v))
+        .count();
+    eprintln!(
+        "{stack:?}/{suite}: {} keys equal; {identical} of {} metas byte-identical to Python's re-pickle",
+        a["keys"].as_object().unwrap().len(),
+        metas.len()
+    );
+
+    let worker = Command::new(env.bin("rq"))
+        .args(["worker", "--burst", "-u", &rqs_url])
+        .args(QUEUES)
+        .current_dir(py_dir())
+        .env("PYTHONPATH", py_dir())
+        .env("TZ", "UTC")
+        .output()
+        .expect("cannot run rq worker");
+    assert!(
+        worker.status.success(),
+        "rq worker failed:\n{}",
+        String::from_utf8_lossy(&worker.stderr)
+    );
+    let verified = python(&env, &["verify", &rqs_url]);
+    eprintln!(
+        "{stack:?}/{suite}: {}",
+        String::from_utf8_lossy(&verified.stdout).trim()
+    );
+}
+
+/// Differences between two dumps, one line each. TTLs and sorted-set scores are compared
+/// with 3 s of slack: the two daemons ran at nearly, not exactly, the same moment.
+fn compare(ours: &Value, theirs: &Value) -> Vec<String> {
+    let (ours, theirs) = (ours.as_object().unwrap(), theirs.as_object().unwrap());
+    let mut out = Vec::new();
+    for key in ours
+        .keys()
+        .chain(theirs.keys().filter(|k| !ours.contains_key(*k)))
+    {
+        let (Some(a), Some(b)) = (ours.get(key), theirs.get(key)) else {
+            let who = if ours.contains_key(key) {
+                "only rqs"
+            } else {
+                "only rqscheduler"
+            };
+            out.push(format!("{key}: {who} has it"));
+            continue;
+        };
+        if a["type"] != b["type"] {
+            out.push(format!("{key}: type {} vs {}", a["type"], b["type"]));
+            continue;
+        }
+        let (ta, tb) = (a["ttl"].as_i64().unwrap(), b["ttl"].as_i64().unwrap());
+        if ((ta < 0 || tb < 0) && ta != tb) || (ta - tb).abs() > 3 {
+            out.push(format!("{key}: ttl {ta} vs {tb}"));
+        }
+        if a["type"] == "zset" {
+            compare_zset(key, &a["value"], &b["value"], &mut out);
+        } else if a["type"] == "hash" {
+            let (ha, hb) = (
+                a["value"].as_object().unwrap(),
+                b["value"].as_object().unwrap(),
+            );
+            for field in ha.keys().chain(hb.keys().filter(|f| !ha.contains_key(*f))) {
+                if ha.get(field) != hb.get(field) {
+                    out.push(format!(
+                        "{key} field {field}: rqs {} vs rqscheduler {}",
+                        ha.get(field).unwrap_or(&Value::Null),
+                        hb.get(field).unwrap_or(&Value::Null)
+                    ));
+                }
+            }
+        } else if a["value"] != b["value"] {
+            out.push(format!(
+                "{key}: rqs {} vs rqscheduler {}",
+                a["value"], b["value"]
+            ));
+        }
+    }
+    out
+}
+
+fn compare_zset(key: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    let entries = |v: &Value| -> Vec<(String, f64)> {
+        let mut e: Vec<(String, f64)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_f64().unwrap()))
+            .collect();
+        e.sort_by(|x, y| x.0.cmp(&y.0));
+        e
+    };
+    let (ea, eb) = (entries(a), entries(b));
+    let members = |e: &[(String, f64)]| e.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>();
+    if members(&ea) != members(&eb) {
+        out.push(format!(
+            "{key}: members {:?} vs {:?}",
+            members(&ea),
+            members(&eb)
+        ));
+        return;
+    }
+    for ((m, sa), (_, sb)) in ea.iter().zip(&eb) {
+        if (sa - sb).abs() > 3.0 {
+            out.push(format!("{key} member {m}: score {sa} vs {sb}"));
+        }
+    }
+}
