@@ -250,3 +250,49 @@ async fn bad_jobs_are_quarantined_and_the_rest_still_move() {
     let log = d.log();
     assert!(log.contains("bad0") && log.contains("quarantined"), "{log}");
 }
+
+#[tokio::test]
+async fn use_local_timezone_follows_the_daemons_tz() {
+    use chrono_tz::Europe::Berlin;
+    use rqs_testkit::meta::{PyValue, pickled_dict};
+
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = RedisJobStore::new(conn.clone());
+    for (id, local) in [("berlin", true), ("utc", false)] {
+        let meta = pickled_dict(&[
+            ("cron_string", PyValue::Str("0 9 * * *")),
+            ("use_local_timezone", PyValue::Bool(local)),
+        ]);
+        store
+            .schedule(id, &client_job_with("default", &[("meta", &meta)]), 1.0)
+            .await
+            .unwrap();
+    }
+    let expr = rqs_cron::CronExpr::parse("0 9 * * *").unwrap();
+    let before = chrono::Utc::now();
+    let mut d = Daemon::start_env(
+        &["--burst", "-u", &server.url()],
+        &[("TZ", "Europe/Berlin")],
+    );
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let after = chrono::Utc::now();
+    let score = |id: &'static str| {
+        let store = store.clone();
+        async move { store.score(id).await.unwrap().unwrap() as i64 }
+    };
+    let one_of = |a: chrono::DateTime<chrono::Utc>, b: chrono::DateTime<chrono::Utc>| {
+        [a.timestamp(), b.timestamp()]
+    };
+    let berlin = one_of(
+        expr.next_in(before, &Berlin).unwrap(),
+        expr.next_in(after, &Berlin).unwrap(),
+    );
+    let utc = one_of(
+        expr.next_in(before, &chrono::Utc).unwrap(),
+        expr.next_in(after, &chrono::Utc).unwrap(),
+    );
+    assert!(berlin.contains(&score("berlin").await), "{berlin:?}");
+    assert!(utc.contains(&score("utc").await), "{utc:?}");
+    assert_ne!(berlin, utc, "Berlin is never at UTC's offset");
+}
