@@ -3,6 +3,7 @@
     python scenario.py populate URL SUITE   schedule a suite of jobs with rq_scheduler
     python scenario.py dump URL SINCE       print the whole database as normalised JSON
     python scenario.py verify URL           check what an rq worker made of the jobs
+    python scenario.py template URL         write one real job hash for benchmarks to copy
 
 Job ids are fixed so that two databases populated from the same suite, or copied from
 one another, can be compared key by key. Expectations for `verify` are stored in the
@@ -160,6 +161,14 @@ def mixed(conn, sched):
             expect(conn, job_id, result=i + 5)
 
 
+def template(url):
+    """One real job hash, `rq:job:template`, for benchmarks to copy."""
+    conn = Redis.from_url(url)
+    sched = Scheduler(connection=conn)
+    sched.enqueue_at(FUTURE, jobs.add, 1, 2, job_id="template")
+    sched.cancel("template")
+
+
 SUITES = {"oneoff": [oneoff], "periodic": [periodic], "mixed": [mixed], "all": [oneoff, periodic, mixed]}
 
 
@@ -270,5 +279,7 @@ if __name__ == "__main__":
         dump(url, float(sys.argv[3]))
     elif command == "verify":
         verify(url)
+    elif command == "template":
+        template(url)
     else:
         sys.exit(f"unknown command {command}")
