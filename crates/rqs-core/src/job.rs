@@ -4,6 +4,21 @@ use std::collections::BTreeMap;
 
 use crate::Error;
 
+/// The job hash fields a hand-off reads. Stores return only these from
+/// `JobStore::due`; `data` comes back empty when present, because the scheduler only needs
+/// to know it exists and it can be large (the pickled call arguments).
+pub const HANDOFF_FIELDS: [&str; 9] = [
+    "data",
+    "origin",
+    "status",
+    "timeout",
+    "meta",
+    "ttl",
+    "enqueue_at_front",
+    "dependency_ids",
+    "dependency_id",
+];
+
 /// The raw fields of an RQ job hash (`rq:job:<id>`), values as stored bytes.
 ///
 /// Only the fields the scheduler needs have typed accessors; everything else is carried
@@ -57,6 +72,18 @@ impl JobHash {
     /// All fields in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.fields.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// The [`HANDOFF_FIELDS`] of this hash, `data` emptied: what a store's `due` returns.
+    pub fn projection(&self) -> JobHash {
+        self.fields
+            .iter()
+            .filter(|(k, _)| HANDOFF_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| {
+                let value = if k == "data" { Vec::new() } else { v.clone() };
+                (k.clone(), value)
+            })
+            .collect()
     }
 
     /// The fields as a map.
@@ -164,7 +191,8 @@ pub struct ScheduledJob {
     pub id: String,
     /// The score it was read with: the guard of its hand-off.
     pub score: f64,
-    /// The job hash, `None` when it does not exist.
+    /// The job's [`HANDOFF_FIELDS`] (see [`JobHash::projection`]), `None` when the hash
+    /// does not exist.
     pub hash: Option<JobHash>,
 }
 
@@ -202,6 +230,22 @@ mod tests {
         assert_eq!(hash.origin(), None);
         assert_eq!(hash.ttl().unwrap(), None);
         assert!(JobHash::new().dependency_ids().unwrap().is_empty());
+    }
+
+    #[test]
+    fn projection_keeps_the_handoff_fields_and_empties_data() {
+        let hash = JobHash::from_pairs([
+            ("data", &b"big payload"[..]),
+            ("origin", b"q"),
+            ("description", b"f()"),
+            ("meta", b"m"),
+        ]);
+        let p = hash.projection();
+        assert_eq!(p.get("data"), Some(&b""[..]));
+        assert!(p.has_data());
+        assert_eq!(p.origin(), Some("q"));
+        assert_eq!(p.meta(), Some(&b"m"[..]));
+        assert_eq!(p.get("description"), None);
     }
 
     #[test]

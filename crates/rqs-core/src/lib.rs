@@ -44,4 +44,4 @@ pub mod time;
 
 pub use error::Error;
 pub use handoff::{Action, Enqueue, EnqueueOptions, HandOff, MetaUpdate, Outcome};
-pub use job::{JobHash, ScheduledJob};
+pub use job::{HANDOFF_FIELDS, JobHash, ScheduledJob};

@@ -118,12 +118,12 @@ impl RqModel {
         }
     }
 
-    /// The first `limit` due jobs (score in `[0, until]`) with their hashes.
+    /// The first `limit` due jobs (score in `[0, until]`) with their hand-off fields.
     pub fn due(&self, until: f64, limit: usize) -> Vec<ScheduledJob> {
         self.range(until, 0, Some(limit))
             .into_iter()
             .map(|(id, score)| ScheduledJob {
-                hash: self.jobs.get(&id).cloned(),
+                hash: self.jobs.get(&id).map(JobHash::projection),
                 id,
                 score,
             })

@@ -78,7 +78,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///   then by id (byte order), like a Redis sorted set. Only scores `>= 0` are ever due,
 ///   counted or listed, as in rq-scheduler.
 /// - [`due`](JobStore::due) returns at most `limit` jobs with a score in `[0, until]`, in
-///   order, each with its hash (`None` when the hash does not exist). It changes nothing.
+///   order, each with the hand-off fields of its hash ([`rqs_core::JobHash::projection`];
+///   `None` when the hash does not exist). It changes nothing.
 /// - [`commit`](JobStore::commit) applies each [`HandOff`] atomically, and the whole batch
 ///   as one atomic step: no observer ever sees a job pushed but still scheduled, or
 ///   re-armed but not pushed. A hand-off applies only if the job's score still equals
@@ -100,7 +101,7 @@ pub trait JobStore: Send + Sync {
     /// Writes a job hash and schedules it at `score`, as a client's `enqueue_at` does.
     async fn schedule(&self, id: &str, hash: &JobHash, score: f64) -> Result<()>;
 
-    /// The first `limit` due jobs (score in `[0, until]`) with their hashes.
+    /// The first `limit` due jobs (score in `[0, until]`) with their hand-off fields.
     async fn due(&self, until: f64, limit: usize) -> Result<Vec<ScheduledJob>>;
 
     /// The lowest score `>= 0` in the schedule.

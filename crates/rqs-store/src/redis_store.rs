@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use redis::Script;
 use rqs_core::handoff::Action;
 use rqs_core::memory::Quarantined;
-use rqs_core::{HandOff, JobHash, Outcome, ScheduledJob, keys};
+use rqs_core::{HANDOFF_FIELDS, HandOff, JobHash, Outcome, ScheduledJob, keys};
 use rqs_redis::Conn;
 
 use crate::{Error, JobStore, Page, Result};
@@ -114,15 +114,16 @@ impl<C: Conn> JobStore for RedisJobStore<C> {
     }
 
     async fn due(&self, until: f64, limit: usize) -> Result<Vec<ScheduledJob>> {
-        let rows: Vec<(String, String, Vec<Vec<u8>>)> = DUE
-            .key(keys::SCHEDULED_JOBS)
-            .arg(until)
-            .arg(limit)
-            .invoke_async(&mut self.conn())
-            .await?;
+        let mut invocation = DUE.key(keys::SCHEDULED_JOBS);
+        invocation.arg(until).arg(limit);
+        for field in HANDOFF_FIELDS.iter().filter(|f| **f != "data") {
+            invocation.arg(*field);
+        }
+        let rows: Vec<(String, String, Option<Vec<Vec<u8>>>)> =
+            invocation.invoke_async(&mut self.conn()).await?;
         rows.into_iter()
             .map(|(id, score, flat)| {
-                let hash = (!flat.is_empty()).then(|| {
+                let hash = flat.map(|flat| {
                     flat.chunks_exact(2)
                         .map(|kv| (String::from_utf8_lossy(&kv[0]).into_owned(), kv[1].clone()))
                         .collect::<JobHash>()

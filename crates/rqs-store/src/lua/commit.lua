@@ -12,6 +12,9 @@
 -- meta_changed or vanished.
 local schedule = KEYS[1]
 local results = {}
+local pending = rqs_pending()
+local unscheduled = {}
+local seen = {}
 local i = 2
 for n = 1, tonumber(ARGV[1]) do
   local id = ARGV[i]
@@ -20,14 +23,16 @@ for n = 1, tonumber(ARGV[1]) do
   local len = tonumber(ARGV[i + 3])
   local j = i + 4
   i = j + len
+  -- Removals are applied at the end, so `seen` is what makes a second hand-off of the
+  -- same id in one batch stale, as it would be after an immediate ZREM.
   local current = redis.call('ZSCORE', schedule, id)
-  if not current or tonumber(current) ~= read then
+  if seen[id] or not current or tonumber(current) ~= read then
     results[n] = 'stale'
   elseif kind == 'U' then
-    redis.call('ZREM', schedule, id)
+    unscheduled[#unscheduled + 1] = id
     results[n] = 'unscheduled'
   elseif kind == 'Q' then
-    redis.call('ZREM', schedule, id)
+    unscheduled[#unscheduled + 1] = id
     redis.call('HSET', KEYS[2], id, ARGV[j])
     results[n] = 'quarantined'
   else
@@ -44,7 +49,7 @@ for n = 1, tonumber(ARGV[1]) do
     local next_score = ARGV[j]
     j = j + 1
     if redis.call('EXISTS', job_key) == 0 then
-      redis.call('ZREM', schedule, id)
+      unscheduled[#unscheduled + 1] = id
       results[n] = 'vanished'
     else
       local meta_ok = true
@@ -62,14 +67,23 @@ for n = 1, tonumber(ARGV[1]) do
         if mode == 'S' then
           redis.call('HSET', job_key, 'meta', new_meta)
         end
-        results[n] = rqs_enqueue(j)
+        results[n] = rqs_enqueue(j, pending)
         if next_score == '' then
-          redis.call('ZREM', schedule, id)
+          unscheduled[#unscheduled + 1] = id
         else
           redis.call('ZADD', schedule, next_score, id)
         end
       end
     end
   end
+  if results[n] ~= 'stale' and results[n] ~= 'meta_changed' then
+    seen[id] = true
+  end
 end
+-- Each id appears once per batch (they come from one read of the schedule), so removing
+-- them all at the end is the same as removing each in turn.
+if #unscheduled > 0 then
+  rqs_call_chunked('ZREM', schedule, unscheduled)
+end
+rqs_flush(pending)
 return results

@@ -48,7 +48,8 @@ pub async fn due_orders_by_score_then_id(store: &impl JobStore, _probe: &impl Pr
     let due = store.due(10.0, 10).await.unwrap();
     let ids: Vec<_> = due.iter().map(|j| (j.id.as_str(), j.score)).collect();
     assert_eq!(ids, [("c", 1.0), ("a", 5.0), ("b", 5.0)]);
-    assert_eq!(due[0].hash.as_ref(), Some(&hash));
+    assert_eq!(due[0].hash.as_ref(), Some(&hash.projection()));
+    assert_eq!(due[0].hash.as_ref().unwrap().get("data"), Some(&b""[..]));
     let first_two: Vec<_> = store
         .due(10.0, 2)
         .await
@@ -69,6 +70,12 @@ pub async fn due_reports_missing_hashes(store: &impl JobStore, probe: &impl Prob
     assert_eq!(due[0].id, "ghost");
     assert_eq!(due[0].hash, None);
     assert!(due[1].hash.is_some());
+    // A hash without `data` or any hand-off field still exists.
+    probe.write_job("bare", &[("description", b"x")]).await;
+    store.schedule("bare", &JobHash::new(), 3.5).await.unwrap();
+    let due = store.due(10.0, 10).await.unwrap();
+    assert_eq!(due[1].id, "bare");
+    assert_eq!(due[1].hash, Some(JobHash::new()));
     assert_eq!(probe.job("ghost").await, None);
 }
 
@@ -383,4 +390,62 @@ pub async fn commit_keeps_batch_order(store: &impl JobStore, probe: &impl Probe)
         .unwrap();
     assert_eq!(outcomes, [Outcome::Pushed, Outcome::Stale, Outcome::Pushed]);
     assert_eq!(probe.queue("default").await, ["c", "a"]);
+}
+
+/// The same job twice in one batch is handed off once.
+pub async fn commit_handles_a_repeated_id_once(store: &impl JobStore, probe: &impl Probe) {
+    store
+        .schedule("a", &client_job("default"), 10.0)
+        .await
+        .unwrap();
+    store
+        .schedule("p", &client_job("default"), 10.0)
+        .await
+        .unwrap();
+    let (a, p) = (read(store, "a").await, read(store, "p").await);
+    let batch = [
+        enqueue(&a, None),
+        enqueue(&p, Some(99)),
+        enqueue(&a, None),
+        enqueue(&p, Some(99)),
+    ];
+    assert_eq!(
+        store.commit(&batch).await.unwrap(),
+        [
+            Outcome::Pushed,
+            Outcome::Pushed,
+            Outcome::Stale,
+            Outcome::Stale
+        ]
+    );
+    assert_eq!(probe.queue("default").await, ["a", "p"]);
+}
+
+/// Pushes at the head and the tail of several queues keep RQ's order.
+pub async fn commit_keeps_push_order_per_queue(store: &impl JobStore, probe: &impl Probe) {
+    let front: &[(&str, &[u8])] = &[("enqueue_at_front", b"1")];
+    let jobs = [
+        ("b1", "q1", false),
+        ("f1", "q1", true),
+        ("b2", "q2", false),
+        ("b3", "q1", false),
+        ("f2", "q1", true),
+        ("f3", "q2", true),
+    ];
+    for (n, (id, queue, at_front)) in jobs.iter().enumerate() {
+        let hash = if *at_front {
+            client_job_with(queue, front)
+        } else {
+            client_job(queue)
+        };
+        store.schedule(id, &hash, n as f64).await.unwrap();
+    }
+    let mut batch = Vec::new();
+    for (id, _, _) in jobs {
+        batch.push(enqueue(&read(store, id).await, None));
+    }
+    store.commit(&batch).await.unwrap();
+    assert_eq!(probe.queue("q1").await, ["f2", "f1", "b1", "b3"]);
+    assert_eq!(probe.queue("q2").await, ["f3", "b2"]);
+    assert_eq!(probe.known_queues().await, ["q1", "q2"]);
 }

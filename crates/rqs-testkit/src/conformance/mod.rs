@@ -79,6 +79,8 @@ macro_rules! job_store_conformance {
             commit_guards_and_replaces_meta,
             commit_defers_behind_an_unfinished_dependency,
             commit_keeps_batch_order,
+            commit_handles_a_repeated_id_once,
+            commit_keeps_push_order_per_queue,
         );
     };
 }
