@@ -230,8 +230,9 @@ async fn shutdown_during_sleep_releases_the_lock_and_registers_death() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn wakes_exactly_at_the_next_due_time() {
+/// Runs a daemon for 9 s of paused time with an empty schedule whose head is due at
+/// `next_due`, and a one-minute peek; returns (elapsed, until) of every `due` call.
+async fn due_calls_with_head_at(next_due: f64) -> Vec<(Duration, f64)> {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c = calls.clone();
     let started = Instant::now();
@@ -240,18 +241,21 @@ async fn wakes_exactly_at_the_next_due_time() {
         c.lock().unwrap().push((started.elapsed(), until));
         Ok(vec![])
     });
-    // The head of the schedule is due at second 7; the peek is a minute.
     store
         .expect_next_due()
-        .returning(|| Ok(Some(1_800_000_007.0)));
+        .returning(move || Ok(Some(next_due)));
     let config = SchedulerConfig::new("n").peek_interval(Duration::from_secs(60));
     scheduler(store, free_lock(), lifecycle(), config)
         .run(tokio::time::sleep(Duration::from_secs(9)))
         .await
         .unwrap();
-    let calls = calls.lock().unwrap();
+    calls.lock().unwrap().clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn wakes_exactly_at_the_next_due_time() {
     assert_eq!(
-        *calls,
+        due_calls_with_head_at(1_800_000_007.0).await,
         [
             (Duration::ZERO, 1_800_000_000.0),
             (Duration::from_secs(7), 1_800_000_007.0)
@@ -262,26 +266,14 @@ async fn wakes_exactly_at_the_next_due_time() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fractional_score_wakes_at_the_second_it_becomes_due() {
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let c = calls.clone();
-    let started = Instant::now();
-    let mut store = MockJobStore::new();
-    store.expect_due().returning(move |until, _| {
-        c.lock().unwrap().push((started.elapsed(), until));
-        Ok(vec![])
-    });
     // rq-scheduler writes whole seconds, but another writer may not: 7.25 is due at 8.
-    store
-        .expect_next_due()
-        .returning(|| Ok(Some(1_800_000_007.25)));
-    let config = SchedulerConfig::new("n").peek_interval(Duration::from_secs(60));
-    scheduler(store, free_lock(), lifecycle(), config)
-        .run(tokio::time::sleep(Duration::from_secs(9)))
-        .await
-        .unwrap();
-    let calls = calls.lock().unwrap();
-    assert_eq!(calls[1], (Duration::from_secs(8), 1_800_000_008.0));
-    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        due_calls_with_head_at(1_800_000_007.25).await,
+        [
+            (Duration::ZERO, 1_800_000_000.0),
+            (Duration::from_secs(8), 1_800_000_008.0)
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -110,6 +110,27 @@ pub fn is_transient(error: &RedisError) -> bool {
         )
 }
 
+/// Implements `From<redis::RedisError>` for a component error enum with `Unavailable`
+/// and `Backend` variants that hold a boxed error: transient errors ([`is_transient`])
+/// become `Unavailable`, the rest `Backend`.
+#[macro_export]
+macro_rules! impl_from_redis_error {
+    ($error:ty) => {
+        impl From<$crate::redis::RedisError> for $error {
+            fn from(e: $crate::redis::RedisError) -> Self {
+                if $crate::is_transient(&e) {
+                    Self::Unavailable(Box::new(e))
+                } else {
+                    Self::Backend(Box::new(e))
+                }
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use redis;
+
 const ENQUEUE_FRAGMENT: &str = include_str!("lua/enqueue.lua");
 
 /// Builds a script from the shared enqueue fragment followed by `body`, with RQ's key

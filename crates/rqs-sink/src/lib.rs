@@ -42,15 +42,7 @@ impl Error {
     }
 }
 
-impl From<redis::RedisError> for Error {
-    fn from(e: redis::RedisError) -> Self {
-        if rqs_redis::is_transient(&e) {
-            Error::Unavailable(Box::new(e))
-        } else {
-            Error::Backend(Box::new(e))
-        }
-    }
-}
+rqs_redis::impl_from_redis_error!(Error);
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
