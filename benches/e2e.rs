@@ -54,6 +54,8 @@ enum Daemon {
 struct Ctx {
     rqs: PathBuf,
     env: PythonEnv,
+    /// Where the daemons' stderr goes, to explain a failure.
+    log: tempfile::NamedTempFile,
 }
 
 impl Ctx {
@@ -69,7 +71,7 @@ impl Ctx {
         cmd.args(args)
             .env("TZ", "UTC")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(self.log.reopen().expect("log file"));
         cmd
     }
 }
@@ -78,8 +80,9 @@ async fn q<T: redis::FromRedisValue>(conn: &ConnectionManager, cmd: &redis::Cmd)
     cmd.query_async(&mut conn.clone()).await.expect("redis")
 }
 
-/// N copies of a real rq-scheduler job hash, all due.
-async fn seed(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager, n: usize) {
+/// N copies of a real rq-scheduler job hash, all due; returns the hash's DUMP for more
+/// copies (RESTORE works on every Redis version, unlike COPY).
+async fn seed(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager, n: usize) -> Vec<u8> {
     let status = Command::new(ctx.env.python())
         .arg(py_dir().join("scenario.py"))
         .args(["template", &server.url()])
@@ -87,19 +90,22 @@ async fn seed(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager, n: usiz
         .status()
         .expect("python");
     assert!(status.success());
+    let template: Vec<u8> = q(conn, redis::cmd("DUMP").arg("rq:job:template")).await;
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         let mut pipe = redis::pipe();
         for i in chunk {
             let id = format!("bench-{i:06}");
-            pipe.cmd("COPY")
-                .arg("rq:job:template")
+            pipe.cmd("RESTORE")
                 .arg(format!("rq:job:{id}"))
+                .arg(0)
+                .arg(&template)
                 .ignore();
             pipe.zadd("rq:scheduler:scheduled_jobs", id, 1_577_880_000)
                 .ignore();
         }
         let () = pipe.query_async(&mut conn.clone()).await.expect("seed");
     }
+    template
 }
 
 /// Peak resident set size of a running process, in KiB.
@@ -116,7 +122,7 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 async fn throughput(ctx: &Ctx, daemon: Daemon, n: usize) -> (f64, u64) {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    seed(ctx, &server, &conn, n).await;
+    let _ = seed(ctx, &server, &conn, n).await;
     let start = Instant::now();
     let mut child = ctx
         .command(daemon, &["--burst", "-u", &server.url()])
@@ -133,7 +139,10 @@ async fn throughput(ctx: &Ctx, daemon: Daemon, n: usize) -> (f64, u64) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
     let secs = start.elapsed().as_secs_f64();
-    assert!(status.success(), "{daemon:?} failed");
+    if !status.success() {
+        let log = std::fs::read_to_string(ctx.log.path()).unwrap_or_default();
+        panic!("{daemon:?} failed:\n{log}");
+    }
     let moved: usize = q(&conn, redis::cmd("LLEN").arg("rq:queue:default")).await;
     assert_eq!(moved, n, "{daemon:?} moved {moved} of {n}");
     (secs, peak)
@@ -143,7 +152,7 @@ async fn throughput(ctx: &Ctx, daemon: Daemon, n: usize) -> (f64, u64) {
 async fn punctuality(ctx: &Ctx, daemon: Daemon, interval: &str, jobs: i64) -> Vec<f64> {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    seed(ctx, &server, &conn, 0).await;
+    let template = seed(ctx, &server, &conn, 0).await;
     let mut child = ctx
         .command(daemon, &["-u", &server.url(), "-i", interval])
         .spawn()
@@ -153,9 +162,10 @@ async fn punctuality(ctx: &Ctx, daemon: Daemon, interval: &str, jobs: i64) -> Ve
     let mut pipe = redis::pipe();
     for k in 0..jobs {
         let id = format!("due-{k}");
-        pipe.cmd("COPY")
-            .arg("rq:job:template")
+        pipe.cmd("RESTORE")
             .arg(format!("rq:job:{id}"))
+            .arg(0)
+            .arg(&template)
             .ignore();
         pipe.zadd("rq:scheduler:scheduled_jobs", &id, first + k)
             .ignore();
@@ -212,6 +222,7 @@ fn main() {
     let ctx = Ctx {
         rqs: release_rqs(),
         env: python::ensure(Stack::Rq2),
+        log: tempfile::NamedTempFile::new().expect("temp file"),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

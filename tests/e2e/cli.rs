@@ -122,3 +122,10 @@ async fn a_live_name_is_refused() {
         "the first one keeps running"
     );
 }
+
+#[test]
+fn an_invalid_url_is_a_usage_error() {
+    let mut d = Daemon::start(&["--burst", "-u", "http://nowhere"]);
+    assert_eq!(d.exit_code(T), 2, "{}", d.log());
+    assert!(d.log().contains("invalid --url"), "{}", d.log());
+}

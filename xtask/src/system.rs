@@ -1,5 +1,6 @@
 //! Installs the system packages the tests need, from Debian's archive, when missing.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
@@ -17,37 +18,73 @@ fn python() -> String {
     std::env::var("RQS_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-/// Makes sure `redis-server` and a Python 3 with `venv` and `ensurepip` exist.
-pub(crate) fn ensure_prerequisites() -> Result<()> {
-    let mut missing = Vec::new();
-    if !works("redis-server", &["--version"]) {
-        missing.push("redis-server");
+fn redis_missing() -> Vec<&'static str> {
+    if works("redis-server", &["--version"]) {
+        Vec::new()
+    } else {
+        vec!["redis-server"]
     }
+}
+
+/// What the whole test suite needs: `redis-server`, a Python 3 with `venv` and `ensurepip`
+/// (the interop tests build pinned virtualenvs), and the IANA zone files (a test runs rqs
+/// with `TZ=Europe/Berlin`).
+fn test_missing() -> Vec<&'static str> {
+    let mut missing = redis_missing();
     if !works(&python(), &["-c", "import venv, ensurepip"]) {
         missing.extend(["python3", "python3-venv"]);
     }
-    if missing.is_empty() {
+    if !Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
+        missing.push("tzdata");
+    }
+    missing
+}
+
+/// Makes sure `redis-server` exists.
+pub(crate) fn ensure_redis() -> Result<()> {
+    install(&redis_missing())?;
+    if !works("redis-server", &["--version"]) {
+        bail!("redis-server still does not run after installing it");
+    }
+    Ok(())
+}
+
+/// Makes sure everything the test suite needs exists.
+pub(crate) fn ensure_prerequisites() -> Result<()> {
+    install(&test_missing())?;
+    let still = test_missing();
+    if !still.is_empty() {
+        bail!("still missing after installing: {}", still.join(" "));
+    }
+    Ok(())
+}
+
+fn install(packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
         return Ok(());
     }
-    eprintln!("xtask: installing missing packages: {}", missing.join(" "));
+    eprintln!("xtask: installing missing packages: {}", packages.join(" "));
     let root = works("sh", &["-c", "test \"$(id -u)\" = 0"]);
+    if !root && !works("sudo", &["-n", "true"]) {
+        bail!(
+            "these Debian packages are missing: {0}; install them as root \
+             (apt-get install -y {0}) or give this user password-less sudo, then rerun",
+            packages.join(" ")
+        );
+    }
     let apt = |args: &[&str]| -> Result<()> {
         let mut cmd = if root {
             Command::new("apt-get")
         } else {
             let mut c = Command::new("sudo");
-            c.arg("apt-get");
+            c.args(["-n", "apt-get"]);
             c
         };
         cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         crate::run(&mut cmd)
     };
     apt(&["update", "-q"])?;
-    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
-    install.extend(&missing);
-    apt(&install)?;
-    if !works("redis-server", &["--version"]) || !works(&python(), &["-c", "import venv"]) {
-        bail!("installed {missing:?} but the tools still do not run");
-    }
-    Ok(())
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend(packages);
+    apt(&args)
 }

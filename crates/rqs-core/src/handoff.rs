@@ -12,6 +12,10 @@ use crate::{Error, ScheduledJob, time};
 /// RQ's `Queue.DEFAULT_TIMEOUT`, written when a job has no timeout.
 pub const RQ_DEFAULT_TIMEOUT: u64 = 180;
 
+/// The largest job `ttl` rqs passes to `EXPIRE` (about 31 million years); Redis refuses
+/// larger ones, which would make the whole hand-off batch fail.
+pub const MAX_TTL: u64 = 1_000_000_000_000_000;
+
 /// What RQ's `Queue.enqueue_job` does for one scheduled job, as data.
 ///
 /// Applying it means, in one atomic step:
@@ -22,7 +26,9 @@ pub const RQ_DEFAULT_TIMEOUT: u64 = 180;
 ///    dependencies to `rq:job::<id>:dependencies` (the job is *deferred*);
 /// 3. otherwise write `ready_fields`, remove the job from `rq:deferred:<queue>` when
 ///    `was_deferred`, and push the id on `rq:queue:<queue>`: at the head when `at_front`,
-///    else at the tail (the job is *pushed*);
+///    else at the tail (the job is *pushed*). RQ itself would not push a job whose stored
+///    status is `deferred` and would lose that run; rqs pushes it, as RQ's worker does
+///    when a dependency finishes;
 /// 4. either way, when `ttl` is set, expire the job hash, its dependents set and its
 ///    dependencies set after `ttl` seconds.
 ///
@@ -115,6 +121,12 @@ impl Enqueue {
             .ttl()?
             .and_then(|t| u64::try_from(t).ok())
             .filter(|t| *t > 0);
+        if let Some(t) = ttl.filter(|t| *t > MAX_TTL) {
+            return Err(Error::InvalidField {
+                field: "ttl",
+                reason: format!("{t} seconds is more than Redis can expire"),
+            });
+        }
         let dependencies = hash.dependency_ids()?;
 
         let mut ready_fields = vec![
@@ -345,6 +357,12 @@ mod tests {
                 &opts
             )
             .is_err()
+        );
+        let huge = job(&[("data", "x"), ("origin", "q"), ("ttl", "9000000000000000")]);
+        let err = Enqueue::for_job(&huge, now, &opts).unwrap_err();
+        assert!(
+            err.to_string().contains("more than Redis can expire"),
+            "{err}"
         );
     }
 

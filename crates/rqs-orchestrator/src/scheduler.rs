@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rqs_core::plan::{self, LocalZone};
-use rqs_core::{HandOff, Outcome, time};
+use rqs_core::{Action, HandOff, Outcome, time};
 use rqs_lifecycle::LifecycleRegistry;
 use rqs_lock::LockProvider;
 use rqs_sink::QueueSink;
@@ -289,23 +289,13 @@ where
                 .await
                 .map_err(Error::Lifecycle)?;
         }
-        *holding = if *holding {
-            let renewed = self.lock.renew(token, ttl).await.map_err(Error::Lock)?;
-            if !renewed {
-                warn!("lost the scheduler lock; standing by");
-            }
-            renewed
-        } else {
-            self.lock.acquire(token, ttl).await.map_err(Error::Lock)?
-        };
-        let now = self.clock.now();
+        let renewed = *holding && self.lock.renew(token, ttl).await.map_err(Error::Lock)?;
+        if *holding && !renewed {
+            warn!("lost the scheduler lock; trying to take it again");
+        }
+        *holding = renewed || self.take_lock(token, ttl).await?;
         if !*holding {
-            let holder = self.lock.holder().await.map_err(Error::Lock)?;
-            info!(
-                holder = holder.as_deref().unwrap_or("?"),
-                "lock already taken - skipping run"
-            );
-            return Ok(Some(now + to_chrono(self.config.interval)));
+            return Ok(Some(self.clock.now() + to_chrono(self.config.interval)));
         }
 
         let (stats, end) = self.pass(token, stop).await?;
@@ -323,8 +313,9 @@ where
         }
         match end {
             PassEnd::LostLock => {
+                // Try to take it back at once: it may simply have expired.
                 *holding = false;
-                return Ok(Some(self.clock.now() + to_chrono(self.config.interval)));
+                return Ok(Some(self.clock.now()));
             }
             PassEnd::Stopped => return Ok(None),
             PassEnd::Drained | PassEnd::Stalled if self.config.burst => {
@@ -348,6 +339,24 @@ where
             }
         }
         Ok(Some(wake))
+    }
+
+    /// Tries to take the lock. A lock that already carries our token is ours: the reply to
+    /// an earlier, successful acquire was lost (a timeout), so take it back by renewing.
+    async fn take_lock(&self, token: &str, ttl: Duration) -> Result<bool, Error> {
+        if self.lock.acquire(token, ttl).await.map_err(Error::Lock)? {
+            return Ok(true);
+        }
+        let holder = self.lock.holder().await.map_err(Error::Lock)?;
+        if holder.as_deref() == Some(token) {
+            warn!("found the scheduler lock held under our own token; keeping it");
+            return self.lock.renew(token, ttl).await.map_err(Error::Lock);
+        }
+        info!(
+            holder = holder.as_deref().unwrap_or("nobody (it was just released)"),
+            "lock already taken - skipping run"
+        );
+        Ok(false)
     }
 
     /// Moves due jobs in batches until none is due, the lock is lost or shutdown is asked.
@@ -388,6 +397,17 @@ where
             };
             for (handoff, outcome) in batch.iter().zip(&outcomes) {
                 debug!(job = %handoff.job_id, outcome = %outcome, "hand-off");
+                match (outcome, &handoff.action) {
+                    (Outcome::Vanished, _) => warn!(
+                        job = %handoff.job_id,
+                        "job hash disappeared before its hand-off: removed from the schedule"
+                    ),
+                    (Outcome::Quarantined, Action::Enqueue { .. }) => warn!(
+                        job = %handoff.job_id,
+                        "quarantined by the store: one of its keys has the wrong type (reason in rqs:quarantine)"
+                    ),
+                    _ => {}
+                }
                 batch_stats.count(*outcome);
             }
             stats.add(batch_stats);

@@ -490,3 +490,79 @@ async fn a_batch_that_makes_no_progress_does_not_spin() {
         "retried once per peek, not in a tight loop"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_lease_is_taken_again_at_once_when_free() {
+    let mut lock = MockLockProvider::new();
+    let mut seq = Sequence::new();
+    lock.expect_acquire()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(true));
+    // The key vanished (say, Redis restarted without persistence): renew fails...
+    lock.expect_renew()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(false));
+    // ...and the instance takes it again in the same wake-up, not an interval later.
+    lock.expect_acquire()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(true));
+    lock.expect_renew().returning(|_, _| Ok(true));
+    lock.expect_release().times(1).returning(|_| Ok(true));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let c = calls.clone();
+    let started = Instant::now();
+    let mut store = MockJobStore::new();
+    store.expect_due().returning(move |_, _| {
+        c.lock().unwrap().push(started.elapsed());
+        Ok(vec![])
+    });
+    store.expect_next_due().returning(|| Ok(None));
+    scheduler(store, lock, lifecycle(), SchedulerConfig::new("n"))
+        .run(tokio::time::sleep(Duration::from_millis(1_500)))
+        .await
+        .unwrap();
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [Duration::ZERO, Duration::from_secs(1)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_under_our_own_token_is_ours() {
+    let token = Arc::new(Mutex::new(String::new()));
+    let mut lock = MockLockProvider::new();
+    let t = token.clone();
+    // The SET NX went through but its reply was lost: the key carries our token.
+    lock.expect_acquire().times(1).returning(move |tok, _| {
+        *t.lock().unwrap() = tok.to_owned();
+        Ok(false)
+    });
+    let t = token.clone();
+    lock.expect_holder()
+        .times(1)
+        .returning(move || Ok(Some(t.lock().unwrap().clone())));
+    lock.expect_renew().times(1).returning(|_, _| Ok(true));
+    lock.expect_release().times(1).returning(|_| Ok(true));
+    let mut store = MockJobStore::new();
+    store
+        .expect_due()
+        .times(1)
+        .returning(|_, _| Ok(vec![job("a", 1.0)]));
+    store
+        .expect_commit()
+        .times(1)
+        .returning(|b| Ok(pushed(b.len())));
+    let stats = scheduler(
+        store,
+        lock,
+        lifecycle(),
+        SchedulerConfig::new("n").burst(true),
+    )
+    .run(std::future::pending())
+    .await
+    .unwrap();
+    assert_eq!(stats.pushed, 1);
+}

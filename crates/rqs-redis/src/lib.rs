@@ -110,15 +110,33 @@ pub fn is_transient(error: &RedisError) -> bool {
         )
 }
 
+/// The error code rqs's scripts fail with, before writing anything, when a key has a type
+/// they cannot work with.
+pub const REJECTED: &str = "RQS_REJECTED";
+
 /// Implements `From<redis::RedisError>` for a component error enum with `Unavailable`
 /// and `Backend` variants that hold a boxed error: transient errors ([`is_transient`])
-/// become `Unavailable`, the rest `Backend`.
+/// become `Unavailable`, the rest `Backend`. With `rejected`, the enum also has a
+/// `Rejected(String)` variant for a script's [`REJECTED`] refusal.
 #[macro_export]
 macro_rules! impl_from_redis_error {
     ($error:ty) => {
         impl From<$crate::redis::RedisError> for $error {
             fn from(e: $crate::redis::RedisError) -> Self {
                 if $crate::is_transient(&e) {
+                    Self::Unavailable(Box::new(e))
+                } else {
+                    Self::Backend(Box::new(e))
+                }
+            }
+        }
+    };
+    ($error:ty, rejected) => {
+        impl From<$crate::redis::RedisError> for $error {
+            fn from(e: $crate::redis::RedisError) -> Self {
+                if e.code() == Some($crate::REJECTED) {
+                    Self::Rejected(e.detail().unwrap_or_default().to_owned())
+                } else if $crate::is_transient(&e) {
                     Self::Unavailable(Box::new(e))
                 } else {
                     Self::Backend(Box::new(e))
@@ -181,8 +199,9 @@ mod tests {
     fn script_has_no_placeholders_left() {
         let text = source("return 1");
         assert!(!text.contains("{{"));
-        assert!(text.contains("'rq:job:' .. id"));
-        assert!(text.contains("'rq:job::' .. id .. ':dependencies'"));
+        assert!(text.contains("'rq:job:' .. e.id"));
+        assert!(text.contains("'rq:job::' .. e.id .. ':dependencies'"));
+        assert!(text.contains("'rq:queues'"));
         assert!(text.ends_with("return 1"));
     }
 }

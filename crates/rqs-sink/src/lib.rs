@@ -27,6 +27,10 @@ pub enum Error {
     /// The backend is unreachable or timed out; the same call may succeed later.
     #[error("queue sink unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A key the call must write has a type it cannot work with (someone stored something
+    /// else under an RQ key name); nothing was written.
+    #[error("queue sink refused the call: {0}")]
+    Rejected(String),
     /// The backend refused the call.
     #[error("queue sink error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -42,7 +46,7 @@ impl Error {
     }
 }
 
-rqs_redis::impl_from_redis_error!(Error);
+rqs_redis::impl_from_redis_error!(Error, rejected);
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -40,6 +40,10 @@ pub enum Error {
     /// repeat.
     #[error("job store unavailable: {0}")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A key the call must write has a type it cannot work with (someone stored something
+    /// else under an RQ key name); nothing was written.
+    #[error("job store refused the call: {0}")]
+    Rejected(String),
     /// The backend refused the call (a script error, a wrong key type...).
     #[error("job store error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -58,7 +62,7 @@ impl Error {
     }
 }
 
-rqs_redis::impl_from_redis_error!(Error);
+rqs_redis::impl_from_redis_error!(Error, rejected);
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

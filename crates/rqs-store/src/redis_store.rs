@@ -119,10 +119,13 @@ impl<C: Conn> JobStore for RedisJobStore<C> {
         for field in HANDOFF_FIELDS.iter().filter(|f| **f != "data") {
             invocation.arg(*field);
         }
-        let rows: Vec<(String, String, Option<Vec<Vec<u8>>>)> =
+        // Ids are read as bytes: RQ only creates UTF-8 ids, and one odd member must not
+        // make the whole batch unreadable.
+        let rows: Vec<(Vec<u8>, String, Option<Vec<Vec<u8>>>)> =
             invocation.invoke_async(&mut self.conn()).await?;
         rows.into_iter()
             .map(|(id, score, flat)| {
+                let id = String::from_utf8_lossy(&id).into_owned();
                 let hash = flat.map(|flat| {
                     flat.chunks_exact(2)
                         .map(|kv| (String::from_utf8_lossy(&kv[0]).into_owned(), kv[1].clone()))

@@ -1,7 +1,8 @@
 //! `rqs`: moves scheduled RQ jobs into their queues, with rq-scheduler's flags.
 //!
 //! Exit codes: 0 after a clean stop, 1 for a runtime failure (Redis unreachable at start,
-//! a fatal backend error), 2 for bad flags, 3 when a live instance has the same `--name`.
+//! a fatal backend error), 2 for bad flags (an invalid `--url` included), 3 when a live
+//! instance has the same `--name`, 130 when a second signal cuts the shutdown short.
 
 #![allow(clippy::print_stderr)]
 
@@ -62,6 +63,10 @@ fn main() -> ExitCode {
             error!("{e}");
             ExitCode::from(EXIT_ALREADY_ACTIVE)
         }
+        Err(Failure::Usage(e)) => {
+            eprintln!("rqs: error: {e}");
+            ExitCode::from(EXIT_USAGE)
+        }
         Err(Failure::Runtime(e)) => {
             error!("{e}");
             ExitCode::from(EXIT_RUNTIME)
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
 
 enum Failure {
     AlreadyActive(rqs_orchestrator::Error),
+    Usage(anyhow::Error),
     Runtime(anyhow::Error),
 }
 
@@ -81,8 +87,12 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 async fn run(cli: &Cli, config: SchedulerConfig) -> Result<(), Failure> {
-    let target = connection_info(cli)?;
-    let conn = rqs_redis::connect(target, &rqs_redis::ConnectOptions::default()).await?;
+    let target = connection_info(cli).map_err(Failure::Usage)?;
+    let conn = match rqs_redis::connect(target, &rqs_redis::ConnectOptions::default()).await {
+        Ok(conn) => conn,
+        Err(e @ rqs_redis::Error::InvalidSettings(_)) => return Err(Failure::Usage(e.into())),
+        Err(e) => return Err(e.into()),
+    };
     let _pid = cli.pid.as_deref().map(PidFile::write).transpose()?;
     info!(name = %config.name, "rqs {} starting", env!("CARGO_PKG_VERSION"));
     let scheduler = Scheduler::new(
@@ -137,7 +147,7 @@ async fn shutdown_signal() {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
-        eprintln!("rqs: second signal, exiting now");
+        eprintln!("rqs: second signal, exiting now (the lock expires on its own)");
         std::process::exit(130);
     });
 }

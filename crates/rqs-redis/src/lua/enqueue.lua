@@ -2,13 +2,18 @@
 -- Included at the top of the sink's enqueue script and the store's commit script, so the
 -- two can never disagree.
 --
--- rqs_enqueue(i, pending) reads one record from ARGV starting at index i:
+-- rqs_read(i) reads one record from ARGV starting at index i:
 --   job_id, queue, at_front ('1'|'0'), ttl ('' = none), was_deferred ('1'|'0'), now,
 --   n_ready,    then n_ready    (field, value) pairs,
 --   n_deferred, then n_deferred (field, value) pairs,
 --   n_deps,     then n_deps     dependency ids,
 --   n_met,      then n_met      statuses that count as a finished dependency
--- and returns ('pushed' | 'deferred', index just after the record).
+-- and returns the record and the index just after it.
+--
+-- Redis does not undo a script that fails half-way, so nothing may fail after the first
+-- write. rqs_check(e, types) therefore does every read first: it makes sure each key the
+-- hand-off will write has the type it needs (returning a reason when one does not) and
+-- decides whether a dependency blocks the job. rqs_apply(e, pending) then only writes.
 --
 -- Queue registrations and list pushes are collected in `pending` (from rqs_pending()) and
 -- written by rqs_flush(pending) before the script returns: one SADD and one RPUSH/LPUSH
@@ -29,18 +34,28 @@ local function rqs_hset_pairs(key, from, count)
   end
 end
 
-local function rqs_pending()
-  return { queues = {}, order = {} }
+-- The type of a key, remembered for the rest of the script (only rqs_check asks, and the
+-- writes it allows never change a key's type).
+local function rqs_type(types, key)
+  local t = types[key]
+  if not t then
+    t = redis.call('TYPE', key)['ok']
+    types[key] = t
+  end
+  return t
 end
 
-local function rqs_queue(pending, queue_key)
-  local q = pending.queues[queue_key]
-  if not q then
-    q = { front = {}, back = {} }
-    pending.queues[queue_key] = q
-    pending.order[#pending.order + 1] = queue_key
+-- nil when `key` is absent or of type `want`, else a reason.
+local function rqs_wrong_type(types, key, want)
+  local t = rqs_type(types, key)
+  if t == 'none' or t == want then
+    return nil
   end
-  return q
+  return 'key ' .. key .. ' is a ' .. t .. ', not a ' .. want
+end
+
+local function rqs_pending()
+  return { queues = {}, order = {} }
 end
 
 -- unpack() is limited by Lua's stack, so long argument lists go out in slices.
@@ -65,78 +80,106 @@ local function rqs_flush(pending)
   end
 end
 
-local function rqs_enqueue(i, pending)
-  local id = ARGV[i]
-  local queue = ARGV[i + 1]
-  local at_front = ARGV[i + 2] == '1'
-  local ttl = ARGV[i + 3]
-  local was_deferred = ARGV[i + 4] == '1'
-  local now = ARGV[i + 5]
+local function rqs_read(i)
+  local e = {
+    id = ARGV[i],
+    queue = ARGV[i + 1],
+    at_front = ARGV[i + 2] == '1',
+    ttl = ARGV[i + 3],
+    was_deferred = ARGV[i + 4] == '1',
+    now = ARGV[i + 5],
+    deps = {},
+    met = {},
+  }
   i = i + 6
-  local n_ready = tonumber(ARGV[i])
-  local ready_at = i + 1
-  i = i + 1 + 2 * n_ready
-  local n_deferred = tonumber(ARGV[i])
-  local deferred_at = i + 1
-  i = i + 1 + 2 * n_deferred
+  e.n_ready = tonumber(ARGV[i])
+  e.ready_at = i + 1
+  i = i + 1 + 2 * e.n_ready
+  e.n_deferred = tonumber(ARGV[i])
+  e.deferred_at = i + 1
+  i = i + 1 + 2 * e.n_deferred
   local n_deps = tonumber(ARGV[i])
-  local deps = {}
   for k = 1, n_deps do
-    deps[k] = ARGV[i + k]
+    e.deps[k] = ARGV[i + k]
   end
   i = i + 1 + n_deps
   local n_met = tonumber(ARGV[i])
-  local met = {}
   for k = 1, n_met do
-    met[ARGV[i + k]] = true
+    e.met[ARGV[i + k]] = true
   end
   i = i + 1 + n_met
+  e.job_key = '{{JOB}}' .. e.id
+  e.queue_key = '{{QUEUE}}' .. e.queue
+  e.deferred_key = '{{DEFERRED}}' .. e.queue
+  e.dependencies_key = '{{JOB}}:' .. e.id .. ':dependencies'
+  return e, i
+end
 
-  local job_key = '{{JOB}}' .. id
-  local queue_key = '{{QUEUE}}' .. queue
-  local deferred_key = '{{DEFERRED}}' .. queue
-  local dependencies_key = '{{JOB}}:' .. id .. ':dependencies'
-  local q = rqs_queue(pending, queue_key)
-
+-- Reads only. Returns nil when the job can be applied (and sets e.blocked), else a reason.
+local function rqs_check(e, types)
+  local problem = rqs_wrong_type(types, e.job_key, 'hash')
+    or rqs_wrong_type(types, '{{QUEUES}}', 'set')
+    or rqs_wrong_type(types, e.queue_key, 'list')
+    or rqs_wrong_type(types, e.deferred_key, 'zset')
+  if problem then
+    return problem
+  end
   -- A dependency that no longer exists counts as met, as in RQ.
-  local blocked = false
-  for _, dep in ipairs(deps) do
+  e.blocked = false
+  for _, dep in ipairs(e.deps) do
     local dep_key = '{{JOB}}' .. dep
-    if redis.call('EXISTS', dep_key) == 1 then
+    local t = rqs_type(types, dep_key)
+    if t == 'hash' then
       local status = redis.call('HGET', dep_key, 'status')
-      if not (status and met[status]) then
-        blocked = true
-        break
+      if not (status and e.met[status]) then
+        e.blocked = true
       end
+    elseif t ~= 'none' then
+      return 'dependency key ' .. dep_key .. ' is a ' .. t .. ', not a hash'
     end
   end
+  if e.blocked then
+    problem = rqs_wrong_type(types, e.dependencies_key, 'set')
+    for _, dep in ipairs(e.deps) do
+      problem = problem or rqs_wrong_type(types, '{{JOB}}' .. dep .. ':dependents', 'set')
+    end
+  end
+  return problem
+end
 
+-- Writes only; call after rqs_check returned nil. Returns 'pushed' or 'deferred'.
+local function rqs_apply(e, pending)
+  local q = pending.queues[e.queue_key]
+  if not q then
+    q = { front = {}, back = {} }
+    pending.queues[e.queue_key] = q
+    pending.order[#pending.order + 1] = e.queue_key
+  end
   local outcome
-  if blocked then
-    rqs_hset_pairs(job_key, deferred_at, n_deferred)
-    redis.call('ZADD', deferred_key, now, id)
-    for _, dep in ipairs(deps) do
-      redis.call('SADD', '{{JOB}}' .. dep .. ':dependents', id)
-      redis.call('SADD', dependencies_key, dep)
+  if e.blocked then
+    rqs_hset_pairs(e.job_key, e.deferred_at, e.n_deferred)
+    redis.call('ZADD', e.deferred_key, e.now, e.id)
+    for _, dep in ipairs(e.deps) do
+      redis.call('SADD', '{{JOB}}' .. dep .. ':dependents', e.id)
+      redis.call('SADD', e.dependencies_key, dep)
     end
     outcome = 'deferred'
   else
-    rqs_hset_pairs(job_key, ready_at, n_ready)
-    if was_deferred then
-      redis.call('ZREM', deferred_key, id)
+    rqs_hset_pairs(e.job_key, e.ready_at, e.n_ready)
+    if e.was_deferred then
+      redis.call('ZREM', e.deferred_key, e.id)
     end
-    if at_front then
-      q.front[#q.front + 1] = id
+    if e.at_front then
+      q.front[#q.front + 1] = e.id
     else
-      q.back[#q.back + 1] = id
+      q.back[#q.back + 1] = e.id
     end
     outcome = 'pushed'
   end
-
-  if ttl ~= '' then
-    redis.call('EXPIRE', job_key, ttl)
-    redis.call('EXPIRE', '{{JOB}}' .. id .. ':dependents', ttl)
-    redis.call('EXPIRE', dependencies_key, ttl)
+  if e.ttl ~= '' then
+    redis.call('EXPIRE', e.job_key, e.ttl)
+    redis.call('EXPIRE', '{{JOB}}' .. e.id .. ':dependents', e.ttl)
+    redis.call('EXPIRE', e.dependencies_key, e.ttl)
   end
-  return outcome, i
+  return outcome
 end

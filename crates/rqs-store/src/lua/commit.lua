@@ -9,12 +9,30 @@
 --   E: meta mode ('-' | 'S'), when 'S': expected present ('1'|'0'), expected meta, new meta;
 --      next score ('' = leave the schedule); then the enqueue record (see the fragment)
 -- Returns one outcome name per hand-off: pushed, deferred, unscheduled, quarantined, stale,
--- meta_changed or vanished.
+-- meta_changed or vanished. A job whose keys have the wrong type for its hand-off is
+-- quarantined here, with the reason. If the schedule, the quarantine hash or rq:queues
+-- itself has the wrong type, the script fails before writing anything (RQS_REJECTED).
 local schedule = KEYS[1]
+local types = {}
+local shared_problem = rqs_wrong_type(types, schedule, 'zset')
+  or rqs_wrong_type(types, KEYS[2], 'hash')
+  or rqs_wrong_type(types, '{{QUEUES}}', 'set')
+if shared_problem then
+  return redis.error_reply('RQS_REJECTED ' .. shared_problem)
+end
+
 local results = {}
 local pending = rqs_pending()
 local unscheduled = {}
 local seen = {}
+local now = tonumber(redis.call('TIME')[1])
+
+local function quarantine(id, record)
+  unscheduled[#unscheduled + 1] = id
+  redis.call('HSET', KEYS[2], id, record)
+  return 'quarantined'
+end
+
 local i = 2
 for n = 1, tonumber(ARGV[1]) do
   local id = ARGV[i]
@@ -32,11 +50,8 @@ for n = 1, tonumber(ARGV[1]) do
     unscheduled[#unscheduled + 1] = id
     results[n] = 'unscheduled'
   elseif kind == 'Q' then
-    unscheduled[#unscheduled + 1] = id
-    redis.call('HSET', KEYS[2], id, ARGV[j])
-    results[n] = 'quarantined'
+    results[n] = quarantine(id, ARGV[j])
   else
-    local job_key = '{{JOB}}' .. id
     local mode = ARGV[j]
     local expected_present, expected, new_meta
     j = j + 1
@@ -47,31 +62,37 @@ for n = 1, tonumber(ARGV[1]) do
       j = j + 3
     end
     local next_score = ARGV[j]
-    j = j + 1
-    if redis.call('EXISTS', job_key) == 0 then
+    local e = rqs_read(j + 1)
+    if rqs_type(types, e.job_key) == 'none' then
       unscheduled[#unscheduled + 1] = id
       results[n] = 'vanished'
     else
-      local meta_ok = true
-      if mode == 'S' then
-        local stored = redis.call('HGET', job_key, 'meta')
-        if expected_present then
-          meta_ok = stored == expected
-        else
-          meta_ok = stored == false
-        end
-      end
-      if not meta_ok then
-        results[n] = 'meta_changed'
+      local problem = rqs_check(e, types)
+      if problem then
+        local record = cjson.encode({ score = read, reason = problem, at = now })
+        results[n] = quarantine(id, record)
       else
+        local meta_ok = true
         if mode == 'S' then
-          redis.call('HSET', job_key, 'meta', new_meta)
+          local stored = redis.call('HGET', e.job_key, 'meta')
+          if expected_present then
+            meta_ok = stored == expected
+          else
+            meta_ok = stored == false
+          end
         end
-        results[n] = rqs_enqueue(j, pending)
-        if next_score == '' then
-          unscheduled[#unscheduled + 1] = id
+        if not meta_ok then
+          results[n] = 'meta_changed'
         else
-          redis.call('ZADD', schedule, next_score, id)
+          if mode == 'S' then
+            redis.call('HSET', e.job_key, 'meta', new_meta)
+          end
+          results[n] = rqs_apply(e, pending)
+          if next_score == '' then
+            unscheduled[#unscheduled + 1] = id
+          else
+            redis.call('ZADD', schedule, next_score, id)
+          end
         end
       end
     end
@@ -80,8 +101,9 @@ for n = 1, tonumber(ARGV[1]) do
     seen[id] = true
   end
 end
--- Each id appears once per batch (they come from one read of the schedule), so removing
--- them all at the end is the same as removing each in turn.
+
+-- Each id is handled once per batch (see `seen`), so removing them all at the end is the
+-- same as removing each in turn.
 if #unscheduled > 0 then
   rqs_call_chunked('ZREM', schedule, unscheduled)
 end

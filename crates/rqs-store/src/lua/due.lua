@@ -4,8 +4,8 @@
 -- ARGV[3..]: the fields to read besides `data` (rqs_core::HANDOFF_FIELDS)
 -- Returns: { {id, score, {field, value, ...} | false}, ... } in (score, id) order.
 -- `false` means the hash does not exist. `data` is reported with an empty value: only its
--- presence matters, and it can be large. The lower bound is 0, as in rq-scheduler, so a
--- negative score is never due.
+-- presence matters, and it can be large. A job key that is not a hash is reported as an
+-- empty hash. The lower bound is 0, as in rq-scheduler, so a negative score is never due.
 local fields = {}
 for k = 3, #ARGV do
   fields[#fields + 1] = ARGV[k]
@@ -15,14 +15,12 @@ local out = {}
 for k = 1, #page, 2 do
   local key = '{{JOB}}' .. page[k]
   local found = {}
-  local exists = true
-  if redis.call('HEXISTS', key, 'data') == 1 then
-    found[1] = 'data'
-    found[2] = ''
-  else
-    exists = redis.call('EXISTS', key) == 1
-  end
-  if exists then
+  local kind = redis.call('TYPE', key)['ok']
+  if kind == 'hash' then
+    if redis.call('HEXISTS', key, 'data') == 1 then
+      found[1] = 'data'
+      found[2] = ''
+    end
     local values = redis.call('HMGET', key, unpack(fields))
     for f = 1, #fields do
       if values[f] then
@@ -30,6 +28,10 @@ for k = 1, #page, 2 do
         found[#found + 1] = values[f]
       end
     end
+    out[#out + 1] = { page[k], page[k + 1], found }
+  elseif kind ~= 'none' then
+    -- Not a hash: reported as a hash without any field (so without data), which the
+    -- scheduler unschedules without touching the key.
     out[#out + 1] = { page[k], page[k + 1], found }
   else
     out[#out + 1] = { page[k], page[k + 1], false }

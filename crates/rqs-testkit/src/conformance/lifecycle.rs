@@ -44,17 +44,14 @@ pub async fn death_allows_a_new_birth(registry: &impl LifecycleRegistry, _: &())
 /// A heartbeat keeps a record alive and reports one that has expired.
 pub async fn heartbeat_reports_an_expired_record(registry: &impl LifecycleRegistry, _: &()) {
     let at = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    let short = Duration::from_millis(300);
+    // A second is plenty for the heartbeat to arrive first, even on a loaded machine.
     registry
-        .register_birth("short", at, Duration::from_millis(150))
+        .register_birth("short", at, Duration::from_secs(1))
         .await
         .unwrap();
-    assert!(
-        registry
-            .heartbeat("short", Duration::from_millis(150))
-            .await
-            .unwrap()
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(registry.heartbeat("short", short).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(!registry.heartbeat("short", TTL).await.unwrap());
     assert_eq!(registry.record("short").await.unwrap(), None);
     registry.register_birth("short", at, TTL).await.unwrap();
