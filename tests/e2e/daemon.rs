@@ -298,3 +298,72 @@ async fn use_local_timezone_follows_the_daemons_tz() {
     assert!(utc.contains(&score("utc").await), "{utc:?}");
     assert_ne!(berlin, utc, "Berlin is never at UTC's offset");
 }
+
+#[tokio::test]
+async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
+    use rqs_testkit::meta::{PyValue, pickled_dict};
+
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = RedisJobStore::new(conn.clone());
+    let cron = |expr| pickled_dict(&[("cron_string", PyValue::Str(expr))]);
+    // Python rejects minute 61; rqs quarantines the job instead of crashing.
+    store
+        .schedule(
+            "bad-cron",
+            &client_job_with("default", &[("meta", &cron("61 * * * *"))]),
+            1.0,
+        )
+        .await
+        .unwrap();
+    // A past year: no future match. Python pushes, then crashes; rqs pushes this run and
+    // leaves the schedule.
+    store
+        .schedule(
+            "past-year",
+            &client_job_with("default", &[("meta", &cron("0 0 1 1 * 2020"))]),
+            2.0,
+        )
+        .await
+        .unwrap();
+    store
+        .schedule(
+            "hourly",
+            &client_job_with("default", &[("meta", &cron("0 * * * *"))]),
+            3.0,
+        )
+        .await
+        .unwrap();
+    let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let queue: Vec<String> = q(
+        &conn,
+        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
+    )
+    .await;
+    assert_eq!(queue, ["past-year", "hourly"]);
+    assert_eq!(store.score("past-year").await.unwrap(), None);
+    let next = store.score("hourly").await.unwrap().unwrap() as i64;
+    assert!(
+        next > now_secs() && next % 3600 == 0,
+        "re-armed at the next hour: {next}"
+    );
+    let quarantined = store.quarantined().await.unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(
+        quarantined[0]
+            .reason
+            .contains("invalid cron string \"61 * * * *\""),
+        "{:?}",
+        quarantined[0]
+    );
+    let log = d.log();
+    assert!(
+        log.contains("job=past-year") && log.contains("no future match"),
+        "{log}"
+    );
+    assert!(
+        log.contains("job=bad-cron") && log.contains("quarantined"),
+        "{log}"
+    );
+}
