@@ -306,34 +306,19 @@ async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
     let server = RedisServer::start();
     let conn = server.connection().await;
     let store = RedisJobStore::new(conn.clone());
-    let cron = |expr| pickled_dict(&[("cron_string", PyValue::Str(expr))]);
-    // Python rejects minute 61; rqs quarantines the job instead of crashing.
-    store
-        .schedule(
-            "bad-cron",
-            &client_job_with("default", &[("meta", &cron("61 * * * *"))]),
-            1.0,
-        )
-        .await
-        .unwrap();
-    // A past year: no future match. Python pushes, then crashes; rqs pushes this run and
-    // leaves the schedule.
-    store
-        .schedule(
-            "past-year",
-            &client_job_with("default", &[("meta", &cron("0 0 1 1 * 2020"))]),
-            2.0,
-        )
-        .await
-        .unwrap();
-    store
-        .schedule(
-            "hourly",
-            &client_job_with("default", &[("meta", &cron("0 * * * *"))]),
-            3.0,
-        )
-        .await
-        .unwrap();
+    let jobs = [
+        // Python rejects minute 61; rqs quarantines the job instead of crashing.
+        ("bad-cron", "61 * * * *"),
+        // A past year: no future match. Python pushes, then crashes; rqs pushes this run
+        // and leaves the schedule.
+        ("past-year", "0 0 1 1 * 2020"),
+        ("hourly", "0 * * * *"),
+    ];
+    for (score, (id, expr)) in jobs.into_iter().enumerate() {
+        let meta = pickled_dict(&[("cron_string", PyValue::Str(expr))]);
+        let hash = client_job_with("default", &[("meta", &meta)]);
+        store.schedule(id, &hash, score as f64 + 1.0).await.unwrap();
+    }
     let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
     let queue: Vec<String> = q(

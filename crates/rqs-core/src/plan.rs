@@ -366,6 +366,18 @@ mod tests {
         out
     }
 
+    /// A pickled dict of str values, written like CPython's protocol 2.
+    fn pickled_strs(pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = vec![0x80, 2, b'}', b'('];
+        for text in pairs.iter().flat_map(|(k, v)| [k, v]) {
+            out.push(b'X');
+            out.extend((text.len() as u32).to_le_bytes());
+            out.extend(text.as_bytes());
+        }
+        out.extend([b'u', b'.']);
+        out
+    }
+
     #[test]
     fn one_off_jobs_leave_the_schedule_and_keep_their_meta() {
         let p = plan(None, at(100, 0)).unwrap();
@@ -438,14 +450,7 @@ mod tests {
 
     #[test]
     fn an_exhausted_cron_runs_once_more_and_leaves() {
-        let mut meta = vec![0x80, 2, b'}', b'(', b'X'];
-        let (k, v) = ("cron_string", "0 0 1 1 * 2020");
-        meta.extend((k.len() as u32).to_le_bytes());
-        meta.extend(k.as_bytes());
-        meta.push(b'X');
-        meta.extend((v.len() as u32).to_le_bytes());
-        meta.extend(v.as_bytes());
-        meta.extend([b'u', b'.']);
+        let meta = pickled_strs(&[("cron_string", "0 0 1 1 * 2020")]);
         let p = plan_schedule(Some(&meta), at(1_800_000_000, 0), &LocalZone::System).unwrap();
         assert_eq!(p.next, None);
         assert!(p.notes[0].contains("no future match"), "{:?}", p.notes);
@@ -461,13 +466,7 @@ mod tests {
             let err = plan_schedule(Some(&meta), at(0, 0), &LocalZone::System).unwrap_err();
             assert!(err.to_string().contains(needle), "{err}");
         }
-        let mut bad_cron = vec![0x80, 2, b'}', b'(', b'X'];
-        bad_cron.extend(11u32.to_le_bytes());
-        bad_cron.extend(b"cron_string");
-        bad_cron.push(b'X');
-        bad_cron.extend(11u32.to_le_bytes());
-        bad_cron.extend(b"61 * * * *!");
-        bad_cron.extend([b'u', b'.']);
+        let bad_cron = pickled_strs(&[("cron_string", "61 * * * *!")]);
         let err = plan_schedule(Some(&bad_cron), at(0, 0), &LocalZone::System).unwrap_err();
         assert!(matches!(err, Error::Cron { .. }), "{err}");
     }
@@ -524,13 +523,7 @@ mod tests {
         let meta = "80059528000000000000007d948c1071756575655f636c6173735f6e616d65948c0e72712e71756575652e517565756594732e";
         let p = plan(Some(meta), at(0, 0)).unwrap();
         assert!(p.notes.is_empty(), "rq.queue.Queue is what rqs does anyway");
-        let mut custom = vec![0x80, 2, b'}', b'(', b'X'];
-        custom.extend(16u32.to_le_bytes());
-        custom.extend(b"queue_class_name");
-        custom.push(b'X');
-        custom.extend(9u32.to_le_bytes());
-        custom.extend(b"app.Queue");
-        custom.extend([b'u', b'.']);
+        let custom = pickled_strs(&[("queue_class_name", "app.Queue")]);
         let p = plan_schedule(Some(&custom), at(0, 0), &LocalZone::System).unwrap();
         assert!(p.notes[0].contains("app.Queue"), "{:?}", p.notes);
     }
