@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rqs_testkit::RedisServer;
 
-use crate::support::{Daemon, q};
+use crate::support::{Daemon, instance_field};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -55,13 +55,7 @@ async fn environment_variables_select_the_database() {
         ],
     );
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
-    let death: Option<String> = q(
-        &conn,
-        redis::cmd("HGET")
-            .arg("rq:scheduler_instance:env-test")
-            .arg("death"),
-    )
-    .await;
+    let death: Option<String> = instance_field(&conn, "env-test", "death").await;
     assert!(death.is_some(), "the instance registered in db 5");
 }
 
@@ -100,13 +94,7 @@ async fn a_live_name_is_refused() {
     let mut first = Daemon::start(&["-u", &url, "--name", "twin", "-i", "1"]);
     let conn = server.connection().await;
     crate::support::eventually(T, "the first instance's birth", || async {
-        let birth: Option<String> = q(
-            &conn,
-            redis::cmd("HGET")
-                .arg("rq:scheduler_instance:twin")
-                .arg("birth"),
-        )
-        .await;
+        let birth: Option<String> = instance_field(&conn, "twin", "birth").await;
         birth
     })
     .await;

@@ -8,7 +8,7 @@ use rqs_store::{JobStore, RedisJobStore};
 use rqs_testkit::RedisServer;
 use rqs_testkit::conformance::{client_job, client_job_with};
 
-use crate::support::{Daemon, eventually, now_secs, q};
+use crate::support::{Daemon, eventually, instance_field, now_secs, q, queue};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -46,29 +46,15 @@ async fn burst_moves_due_jobs_in_order_and_leaves_the_rest() {
     let mut d = Daemon::start(&["--burst", "-u", &server.url(), "--name", "b1"]);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
 
-    let default: Vec<String> = q(
-        &conn,
-        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
-    )
-    .await;
+    let default: Vec<String> = queue(&conn, "default").await;
     assert_eq!(default, ["a-tie", "b-tie", "late"]);
-    let other: Vec<String> = q(
-        &conn,
-        redis::cmd("LRANGE").arg("rq:queue:other").arg(0).arg(-1),
-    )
-    .await;
+    let other: Vec<String> = queue(&conn, "other").await;
     assert_eq!(other, ["other"]);
     let left = store.list(None, None).await.unwrap();
     assert_eq!(left, [("future".to_owned(), now + 3600.0)]);
     let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
     assert_eq!(lock, None, "the lock is released");
-    let death: Option<String> = q(
-        &conn,
-        redis::cmd("HGET")
-            .arg("rq:scheduler_instance:b1")
-            .arg("death"),
-    )
-    .await;
+    let death: Option<String> = instance_field(&conn, "b1", "death").await;
     assert!(death.is_some(), "death is registered");
     let ttl: i64 = q(&conn, redis::cmd("TTL").arg("rq:scheduler_instance:b1")).await;
     assert!(
@@ -180,13 +166,7 @@ async fn sigterm_and_sigint_release_the_lock_and_register_death() {
         assert_eq!(d.exit_code(T), 0, "{signal}: {}", d.log());
         let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
         assert_eq!(lock, None, "{signal}");
-        let death: Option<String> = q(
-            &conn,
-            redis::cmd("HGET")
-                .arg("rq:scheduler_instance:s1")
-                .arg("death"),
-        )
-        .await;
+        let death: Option<String> = instance_field(&conn, "s1", "death").await;
         assert!(death.is_some(), "{signal}");
     }
 }
@@ -219,11 +199,7 @@ async fn bad_jobs_are_quarantined_and_the_rest_still_move() {
         .unwrap();
     let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
-    let queue: Vec<String> = q(
-        &conn,
-        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
-    )
-    .await;
+    let queue: Vec<String> = queue(&conn, "default").await;
     assert_eq!(queue, ["good"]);
     let quarantined = store.quarantined().await.unwrap();
     let ids: Vec<_> = quarantined.iter().map(|x| x.job_id.as_str()).collect();
@@ -321,11 +297,7 @@ async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
     }
     let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
-    let queue: Vec<String> = q(
-        &conn,
-        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
-    )
-    .await;
+    let queue: Vec<String> = queue(&conn, "default").await;
     assert_eq!(queue, ["past-year", "hourly"]);
     assert_eq!(store.score("past-year").await.unwrap(), None);
     let next = store.score("hourly").await.unwrap().unwrap() as i64;

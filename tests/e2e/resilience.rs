@@ -74,7 +74,7 @@ async fn seed(
 }
 
 async fn queue_counts(conn: &ConnectionManager, queue: &str) -> HashMap<String, usize> {
-    let ids: Vec<String> = q(conn, redis::cmd("LRANGE").arg(queue).arg(0).arg(-1)).await;
+    let ids = crate::support::queue(conn, queue).await;
     let mut counts = HashMap::new();
     for id in ids {
         *counts.entry(id).or_insert(0) += 1;
@@ -89,7 +89,7 @@ async fn assert_exactly_once(
     store: &RedisJobStore<ConnectionManager>,
     (once, interval, repeat): &(Vec<String>, Vec<String>, Vec<String>),
 ) {
-    let counts = queue_counts(conn, "rq:queue:default").await;
+    let counts = queue_counts(conn, "default").await;
     let expected: HashSet<&String> = once.iter().chain(interval).chain(repeat).collect();
     let dupes: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(dupes.is_empty(), "duplicated: {dupes:?}");
@@ -259,7 +259,7 @@ async fn a_client_racing_the_hand_off_wins_cleanly() {
     })
     .await;
     d.kill9();
-    let counts = queue_counts(&conn, "rq:queue:default").await;
+    let counts = queue_counts(&conn, "default").await;
     // Both sides must have won some: the client and rqs really raced.
     assert!(
         !cancelled.is_empty() && !moved.is_empty() && too_late > 0,
@@ -317,7 +317,7 @@ async fn redis_restarting_under_a_running_daemon_loses_nothing() {
         d.log()
     );
     let conn = server.connection().await;
-    let counts = queue_counts(&conn, "rq:queue:default").await;
+    let counts = queue_counts(&conn, "default").await;
     for id in &all {
         assert_eq!(counts.get(id), Some(&1), "{id}");
     }

@@ -137,6 +137,24 @@ pub async fn q<T: redis::FromRedisValue>(conn: &ConnectionManager, cmd: &mut red
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
+/// The ids in `rq:queue:<name>`, head first.
+pub async fn queue(conn: &ConnectionManager, name: &str) -> Vec<String> {
+    q(
+        conn,
+        redis::cmd("LRANGE")
+            .arg(format!("rq:queue:{name}"))
+            .arg(0)
+            .arg(-1),
+    )
+    .await
+}
+
+/// A field of the instance record `rq:scheduler_instance:<name>`.
+pub async fn instance_field(conn: &ConnectionManager, name: &str, field: &str) -> Option<String> {
+    let key = format!("rq:scheduler_instance:{name}");
+    q(conn, redis::cmd("HGET").arg(key).arg(field)).await
+}
+
 /// Polls `check` until it returns `Some`, at most `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
