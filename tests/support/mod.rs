@@ -56,7 +56,14 @@ impl Daemon {
     /// Starts `rqs` with extra environment variables.
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let log = tempfile::NamedTempFile::new().unwrap();
-        let child = Command::new(rqs_bin())
+        let mut cmd = Command::new(rqs_bin());
+        // The caller's own RQ_REDIS_* settings must not leak into a test's rqs.
+        for (var, _) in std::env::vars_os() {
+            if var.to_string_lossy().starts_with("RQ_REDIS_") {
+                cmd.env_remove(var);
+            }
+        }
+        let child = cmd
             .args(args)
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())

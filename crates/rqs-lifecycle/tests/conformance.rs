@@ -17,5 +17,5 @@ mod redis {
 mod in_memory {
     use rqs_lifecycle::InMemoryLifecycleRegistry;
 
-    rqs_testkit::lifecycle_conformance!(async { (InMemoryLifecycleRegistry::new(), (), ()) });
+    rqs_testkit::lifecycle_conformance!(paused: async { (InMemoryLifecycleRegistry::new(), (), ()) });
 }

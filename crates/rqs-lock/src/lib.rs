@@ -11,7 +11,9 @@
 //! once cannot hand the same job off twice.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use redis::Script;

@@ -214,10 +214,7 @@ where
         self.lifecycle
             .register_birth(name, born, self.config.ttl())
             .await
-            .map_err(|e| match e {
-                rqs_lifecycle::Error::AlreadyActive(n) => Error::AlreadyActive(n),
-                other => Error::Lifecycle(other),
-            })?;
+            .map_err(birth_error)?;
         info!(name = %name, interval = ?self.config.interval, burst = self.config.burst, "registered birth");
         let token = format!(
             "{name}@{}",
@@ -243,6 +240,10 @@ where
                 Ok(None) => break Ok(()),
                 Err(e) => {
                     failures += 1;
+                    if let Error::AlreadyActive(_) = e {
+                        error!(error = %e, "name clash at re-birth, giving up");
+                        break Err(e);
+                    }
                     if self.config.burst && !e.is_transient() {
                         error!(error = %e, "backend error in burst mode, giving up");
                         break Err(e);
@@ -256,7 +257,9 @@ where
                 }
             }
         };
-        self.shut_down(&token, holding).await;
+        // After a clash at re-birth the record is another instance's: leave it alone.
+        let owns_record = !matches!(result, Err(Error::AlreadyActive(_)));
+        self.shut_down(&token, holding, owns_record).await;
         info!(
             pushed = total.pushed,
             deferred = total.deferred,
@@ -287,7 +290,7 @@ where
             self.lifecycle
                 .register_birth(name, self.clock.now(), ttl)
                 .await
-                .map_err(Error::Lifecycle)?;
+                .map_err(birth_error)?;
         }
         let renewed = *holding && self.lock.renew(token, ttl).await.map_err(Error::Lock)?;
         if *holding && !renewed {
@@ -448,7 +451,7 @@ where
 
     /// Releases the lock and registers death, logging (not returning) errors: the process
     /// is ending either way, and the lock and record expire on their own.
-    async fn shut_down(&self, token: &str, holding: bool) {
+    async fn shut_down(&self, token: &str, holding: bool, owns_record: bool) {
         if holding {
             match self.lock.release(token).await {
                 Ok(true) => debug!("released the scheduler lock"),
@@ -457,6 +460,9 @@ where
                     warn!(error = %e, "could not release the scheduler lock; it expires on its own")
                 }
             }
+        }
+        if !owns_record {
+            return;
         }
         if let Err(e) = self
             .lifecycle
@@ -467,6 +473,14 @@ where
         } else {
             info!(name = %self.config.name, "registered death");
         }
+    }
+}
+
+/// A name clash is the same fatal error at re-birth (after an outage) as at first birth.
+fn birth_error(e: rqs_lifecycle::Error) -> Error {
+    match e {
+        rqs_lifecycle::Error::AlreadyActive(n) => Error::AlreadyActive(n),
+        other => Error::Lifecycle(other),
     }
 }
 

@@ -463,6 +463,44 @@ async fn an_expired_instance_record_is_registered_again() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_name_clash_at_re_birth_ends_the_run_as_at_first_birth() {
+    for burst in [true, false] {
+        let mut seq = Sequence::new();
+        let mut lifecycle = MockLifecycleRegistry::new();
+        lifecycle
+            .expect_register_birth()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        lifecycle
+            .expect_heartbeat()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(false));
+        lifecycle
+            .expect_register_birth()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|name, _, _| Err(rqs_lifecycle::Error::AlreadyActive(name.to_owned())));
+        // The record now belongs to the other instance: no death is written over it.
+        lifecycle.expect_register_death().times(0);
+        let err = scheduler(
+            MockJobStore::new(),
+            free_lock(),
+            lifecycle,
+            SchedulerConfig::new("twin").burst(burst),
+        )
+        .run(std::future::pending())
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::AlreadyActive(ref n) if n == "twin"),
+            "burst={burst}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_batch_that_makes_no_progress_does_not_spin() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c = calls.clone();

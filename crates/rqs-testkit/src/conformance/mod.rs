@@ -45,10 +45,18 @@ pub fn client_job_with(queue: &str, extra: &[(&str, &[u8])]) -> JobHash {
     hash
 }
 
-/// Expands a conformance suite into one `#[tokio::test]` per case.
+/// Expands a conformance suite into one `#[tokio::test]` per case. With `paused`, each
+/// case runs on paused Tokio time, for implementations whose clock is Tokio's.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __conformance_cases {
+    (paused $module:ident, $setup:expr; $($case:ident),* $(,)?) => {$(
+        #[tokio::test(start_paused = true)]
+        async fn $case() {
+            let (subject, probe, _guard) = $setup.await;
+            $crate::conformance::$module::$case(&subject, &probe).await;
+        }
+    )*};
     ($module:ident, $setup:expr; $($case:ident),* $(,)?) => {$(
         #[tokio::test]
         async fn $case() {
@@ -103,11 +111,19 @@ macro_rules! queue_sink_conformance {
     };
 }
 
-/// Runs the `LockProvider` suite; `$setup` returns `(lock, (), guard)`.
+/// Runs the `LockProvider` suite; `$setup` returns `(lock, (), guard)`. Prefix the setup
+/// with `paused:` when the implementation keeps time with `tokio::time::Instant`: the
+/// cases then run on paused time and never wait for real.
 #[macro_export]
 macro_rules! lock_provider_conformance {
+    (paused: $setup:expr) => {
+        $crate::lock_provider_conformance!(@cases [paused] $setup);
+    };
     ($setup:expr) => {
-        $crate::__conformance_cases!(lock, $setup;
+        $crate::lock_provider_conformance!(@cases [] $setup);
+    };
+    (@cases [$($paused:ident)?] $setup:expr) => {
+        $crate::__conformance_cases!($($paused)? lock, $setup;
             only_one_owner_at_a_time,
             renew_and_release_only_by_the_owner,
             an_expired_lease_is_free_and_cannot_be_renewed,
@@ -116,11 +132,18 @@ macro_rules! lock_provider_conformance {
     };
 }
 
-/// Runs the `LifecycleRegistry` suite; `$setup` returns `(registry, (), guard)`.
+/// Runs the `LifecycleRegistry` suite; `$setup` returns `(registry, (), guard)`. Prefix
+/// with `paused:` as for [`lock_provider_conformance!`](crate::lock_provider_conformance).
 #[macro_export]
 macro_rules! lifecycle_conformance {
+    (paused: $setup:expr) => {
+        $crate::lifecycle_conformance!(@cases [paused] $setup);
+    };
     ($setup:expr) => {
-        $crate::__conformance_cases!(lifecycle, $setup;
+        $crate::lifecycle_conformance!(@cases [] $setup);
+    };
+    (@cases [$($paused:ident)?] $setup:expr) => {
+        $crate::__conformance_cases!($($paused)? lifecycle, $setup;
             birth_refuses_a_live_name,
             death_allows_a_new_birth,
             heartbeat_reports_an_expired_record,
