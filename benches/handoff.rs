@@ -8,8 +8,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rqs_benches::{INTERVAL_REPEAT_META, hex};
 use rqs_core::JobHash;
 use rqs_core::plan::{LocalZone, decide};
-use rqs_sink::{QueueSink, RedisQueueSink};
-use rqs_store::{JobStore, RedisJobStore};
+use rqs_redis::{RedisJobStore, RedisQueueSink};
+use rqs_sink::QueueSink;
+use rqs_store::{JobAdmin, JobStore};
 use rqs_testkit::RedisServer;
 use rqs_testkit::conformance::{client_job, client_job_with};
 
@@ -42,14 +43,12 @@ fn handoff(c: &mut Criterion) {
                             .await
                             .unwrap();
                         for i in 0..BATCH {
-                            store
-                                .schedule(&format!("job-{i:05}"), &hash, 1.0)
-                                .await
-                                .unwrap();
+                            let id = format!("job-{i:05}").into();
+                            store.schedule(&id, &hash, 1.0).await.unwrap();
                         }
                         let start = Instant::now();
                         let now = Utc::now();
-                        let due = store.due(now.timestamp() as f64, BATCH).await.unwrap();
+                        let due = store.due(now.timestamp() as f64, 0, BATCH).await.unwrap();
                         let batch: Vec<_> = due
                             .iter()
                             .map(|j| decide(j, now, &LocalZone::System, |j| sink.prepare(j, now)).0)

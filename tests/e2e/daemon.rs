@@ -4,11 +4,10 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use rqs_core::JobHash;
-use rqs_store::{JobStore, RedisJobStore};
 use rqs_testkit::RedisServer;
 use rqs_testkit::conformance::{client_job, client_job_with};
 
-use crate::support::{Daemon, eventually, instance_field, now_secs, q, queue};
+use crate::support::{Daemon, Jobs, eventually, instance_field, now_secs, q, queue};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -16,7 +15,7 @@ const T: Duration = Duration::from_secs(30);
 async fn burst_moves_due_jobs_in_order_and_leaves_the_rest() {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let store = RedisJobStore::new(conn.clone());
+    let store = Jobs::new(conn.clone());
     let now = now_secs() as f64;
     store
         .schedule("late", &client_job("default"), now - 5.0)
@@ -50,7 +49,7 @@ async fn burst_moves_due_jobs_in_order_and_leaves_the_rest() {
     assert_eq!(default, ["a-tie", "b-tie", "late"]);
     let other: Vec<String> = queue(&conn, "other").await;
     assert_eq!(other, ["other"]);
-    let left = store.list(None, None).await.unwrap();
+    let left = store.list().await.unwrap();
     assert_eq!(left, [("future".to_owned(), now + 3600.0)]);
     let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
     assert_eq!(lock, None, "the lock is released");
@@ -68,7 +67,7 @@ async fn burst_moves_due_jobs_in_order_and_leaves_the_rest() {
 async fn burst_waits_for_a_lock_held_by_someone_else() {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let store = RedisJobStore::new(conn.clone());
+    let store = Jobs::new(conn.clone());
     store
         .schedule("j", &client_job("default"), 1.0)
         .await
@@ -83,7 +82,8 @@ async fn burst_waits_for_a_lock_held_by_someone_else() {
             .arg(60),
     )
     .await;
-    let mut d = Daemon::start(&["--burst", "-u", &server.url(), "-i", "0.2"]);
+    // -v: a standby's tries are logged at debug level only.
+    let mut d = Daemon::start(&["--burst", "-u", &server.url(), "-i", "0.2", "-v"]);
     eventually(T, "rqs finding the lock taken", || async {
         d.log().contains("lock already taken").then_some(())
     })
@@ -104,7 +104,7 @@ async fn burst_waits_for_a_lock_held_by_someone_else() {
 async fn a_job_scheduled_while_running_is_handed_over_without_waiting_an_interval() {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let store = RedisJobStore::new(conn.clone());
+    let store = Jobs::new(conn.clone());
     let pid_file = tempfile::NamedTempFile::new().unwrap().into_temp_path();
     let pid_path = pid_file.to_str().unwrap().to_owned();
     // A one-hour interval: only the peek and the exact wake-up can deliver in time.
@@ -175,7 +175,7 @@ async fn sigterm_and_sigint_release_the_lock_and_register_death() {
 async fn bad_jobs_are_quarantined_and_the_rest_still_move() {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let store = RedisJobStore::new(conn.clone());
+    let store = Jobs::new(conn.clone());
     let bad: [(&str, &[u8]); 4] = [
         ("meta", b"\x80\x05garbage"),
         ("ttl", b"a week"),
@@ -202,7 +202,10 @@ async fn bad_jobs_are_quarantined_and_the_rest_still_move() {
     let queue: Vec<String> = queue(&conn, "default").await;
     assert_eq!(queue, ["good"]);
     let quarantined = store.quarantined().await.unwrap();
-    let ids: Vec<_> = quarantined.iter().map(|x| x.job_id.as_str()).collect();
+    let ids: Vec<_> = quarantined
+        .iter()
+        .map(|x| x.job_id.to_str().unwrap())
+        .collect();
     assert_eq!(ids, ["bad0", "bad1", "bad2", "bad3"]);
     assert!(
         quarantined[0].reason.contains("pickle"),
@@ -236,7 +239,7 @@ async fn use_local_timezone_follows_the_daemons_tz() {
 
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let store = RedisJobStore::new(conn.clone());
+    let store = Jobs::new(conn.clone());
     for (id, local) in [("berlin", true), ("utc", false)] {
         let meta = pickled_dict(&[
             ("cron_string", PyValue::Str("0 9 * * *")),
@@ -281,7 +284,7 @@ async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
 
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let store = RedisJobStore::new(conn.clone());
+    let store = Jobs::new(conn.clone());
     let jobs = [
         // Python rejects minute 61; rqs quarantines the job instead of crashing.
         ("bad-cron", "61 * * * *"),

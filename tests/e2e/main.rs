@@ -7,4 +7,5 @@ mod support;
 
 mod cli;
 mod daemon;
+mod races;
 mod resilience;

@@ -211,3 +211,60 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
     }
 }
+
+/// The Redis job store with `&str` ids, as a test (or a client) uses it.
+#[derive(Clone)]
+pub struct Jobs(pub rqs_redis::RedisJobStore<ConnectionManager>);
+
+impl Jobs {
+    pub fn new(conn: ConnectionManager) -> Self {
+        Self(rqs_redis::RedisJobStore::new(conn))
+    }
+
+    pub async fn schedule(
+        &self,
+        id: &str,
+        hash: &rqs_core::JobHash,
+        score: f64,
+    ) -> rqs_store::Result<()> {
+        use rqs_store::JobAdmin;
+        self.0.schedule(&id.into(), hash, score).await
+    }
+
+    pub async fn score(&self, id: &str) -> rqs_store::Result<Option<f64>> {
+        use rqs_store::JobAdmin;
+        self.0.score(&id.into()).await
+    }
+
+    pub async fn cancel(&self, id: &str) -> rqs_store::Result<bool> {
+        use rqs_store::JobAdmin;
+        self.0.cancel(&id.into()).await
+    }
+
+    pub async fn change_execution_time(&self, id: &str, score: f64) -> rqs_store::Result<()> {
+        use rqs_store::JobAdmin;
+        self.0.change_execution_time(&id.into(), score).await
+    }
+
+    pub async fn count(&self, until: Option<f64>) -> rqs_store::Result<u64> {
+        use rqs_store::JobStore;
+        self.0.count(until).await
+    }
+
+    /// Scheduled ids (as text) with scores.
+    pub async fn list(&self) -> rqs_store::Result<Vec<(String, f64)>> {
+        use rqs_store::JobAdmin;
+        Ok(self
+            .0
+            .list(None, None)
+            .await?
+            .into_iter()
+            .map(|(id, s)| (String::from_utf8_lossy(id.as_bytes()).into_owned(), s))
+            .collect())
+    }
+
+    pub async fn quarantined(&self) -> rqs_store::Result<Vec<rqs_core::memory::Quarantined>> {
+        use rqs_store::JobAdmin;
+        self.0.quarantined().await
+    }
+}

@@ -49,6 +49,28 @@ fn the_orchestrator_names_no_redis() {
     }
 }
 
+/// The trait crates and the orchestrator build without any Redis client, dev-dependencies
+/// included (`cargo tree -p <crate>` lists none): a library user with another backend
+/// never compiles one.
+#[test]
+fn trait_crates_and_the_orchestrator_need_no_redis() {
+    for name in [
+        "rqs-store",
+        "rqs-sink",
+        "rqs-lock",
+        "rqs-lifecycle",
+        "rqs-orchestrator",
+    ] {
+        let manifest = read(&format!("crates/{name}/Cargo.toml"));
+        for line in manifest
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+        {
+            assert!(!line.contains("redis"), "{name} depends on Redis: {line}");
+        }
+    }
+}
+
 #[test]
 fn library_crates_do_not_use_anyhow() {
     for name in crates().into_iter().filter(|n| n != "rqs") {

@@ -33,4 +33,29 @@ pub enum Error {
         /// The parser's message.
         reason: String,
     },
+    /// The job's fields (its meta, in practice) are larger than one hand-off may hold.
+    #[error(
+        "job fields (meta included) are {bytes} bytes, more than the {limit}-byte limit of one hand-off"
+    )]
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl Error {
+    /// The quarantine kind of this problem (a missing job is unscheduled, not quarantined;
+    /// it maps to an invalid field for completeness).
+    pub fn quarantine_kind(&self) -> crate::QuarantineKind {
+        use crate::QuarantineKind as K;
+        match self {
+            Error::MissingJob | Error::InvalidField { .. } => K::InvalidField,
+            Error::MetaUnreadable(_) => K::UnreadableMeta,
+            Error::InvalidSchedule(_) => K::InvalidSchedule,
+            Error::Cron { .. } => K::InvalidCron,
+            Error::TooLarge { .. } => K::TooLarge,
+        }
+    }
 }

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, ScheduledJob, time};
+use crate::{Error, JobId, QueueName, ScheduledJob, time};
 
 /// RQ's `Queue.DEFAULT_TIMEOUT`, written when a job has no timeout.
 pub const RQ_DEFAULT_TIMEOUT: u64 = 180;
@@ -37,9 +37,9 @@ pub const MAX_TTL: u64 = 1_000_000_000_000_000;
 #[non_exhaustive]
 pub struct Enqueue {
     /// The job id.
-    pub job_id: String,
+    pub job_id: JobId,
     /// The queue name (the job's `origin`).
-    pub queue: String,
+    pub queue: QueueName,
     /// Push at the head of the list (`LPUSH`) instead of the tail.
     pub at_front: bool,
     /// Hash fields written when the job is pushed.
@@ -49,7 +49,7 @@ pub struct Enqueue {
     /// Positive job time to live in seconds.
     pub ttl: Option<u64>,
     /// Ids of the jobs this one waits for.
-    pub dependencies: Vec<String>,
+    pub dependencies: Vec<JobId>,
     /// Dependency statuses that count as done.
     pub met_statuses: Vec<String>,
     /// The job's stored status was `deferred`: leave the deferred registry when pushed.
@@ -144,7 +144,7 @@ impl Enqueue {
         }
         Ok(Self {
             job_id: job.id.clone(),
-            queue: queue.to_owned(),
+            queue,
             at_front,
             ready_fields,
             deferred_fields: vec![("status".to_owned(), b"deferred".to_vec())],
@@ -157,12 +157,77 @@ impl Enqueue {
     }
 }
 
+/// What the stored `meta` must still be for a guarded meta change to apply.
+///
+/// Small metas are compared byte for byte. A large one is compared by length and SHA-1,
+/// so the hand-off does not carry a second copy of megabytes to the store and back.
+#[derive(Clone, PartialEq, Eq)]
+pub enum MetaGuard {
+    /// The job had no `meta` field.
+    Absent,
+    /// The exact bytes.
+    Exact(Vec<u8>),
+    /// Length and SHA-1 digest of the bytes.
+    Digest {
+        /// Length in bytes.
+        len: usize,
+        /// SHA-1 of the bytes.
+        sha1: [u8; 20],
+    },
+}
+
+impl MetaGuard {
+    /// Metas up to this size are guarded by their bytes, longer ones by a digest.
+    pub const EXACT_LIMIT: usize = 1024;
+
+    /// The guard of `meta` as read.
+    pub fn of(meta: Option<&[u8]>) -> Self {
+        match meta {
+            None => MetaGuard::Absent,
+            Some(bytes) if bytes.len() <= Self::EXACT_LIMIT => MetaGuard::Exact(bytes.to_vec()),
+            Some(bytes) => MetaGuard::Digest {
+                len: bytes.len(),
+                sha1: sha1_smol::Sha1::from(bytes).digest().bytes(),
+            },
+        }
+    }
+
+    /// Whether the stored meta (`None`: no field) is still the one guarded.
+    pub fn matches(&self, stored: Option<&[u8]>) -> bool {
+        match (self, stored) {
+            (MetaGuard::Absent, None) => true,
+            (MetaGuard::Exact(bytes), Some(s)) => bytes == s,
+            (MetaGuard::Digest { len, sha1 }, Some(s)) => {
+                *len == s.len() && *sha1 == sha1_smol::Sha1::from(s).digest().bytes()
+            }
+            _ => false,
+        }
+    }
+
+    /// The digest as lower-case hex (what Redis's `redis.sha1hex` returns).
+    pub fn sha1_hex(sha1: &[u8; 20]) -> String {
+        sha1.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for MetaGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetaGuard::Absent => f.write_str("Absent"),
+            MetaGuard::Exact(b) => write!(f, "Exact({} bytes)", b.len()),
+            MetaGuard::Digest { len, sha1 } => {
+                write!(f, "Digest({len} bytes, {})", Self::sha1_hex(sha1))
+            }
+        }
+    }
+}
+
 /// A guarded replacement of the job's pickled `meta`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetaUpdate {
-    /// The meta the decision was based on (`None`: no meta field). When the stored meta
-    /// differs at commit time, the hand-off of this job is skipped.
-    pub expected: Option<Vec<u8>>,
+    /// The meta the decision was based on. When the stored meta differs at commit time,
+    /// the hand-off of this job is skipped.
+    pub expected: MetaGuard,
     /// The meta to write.
     pub new: Vec<u8>,
 }
@@ -178,7 +243,7 @@ pub enum Action {
         /// A new meta (a decremented `repeat`).
         meta: Option<MetaUpdate>,
         /// The next due time in Unix seconds, for periodic jobs.
-        next: Option<i64>,
+        next: Option<f64>,
     },
     /// Remove the job from the schedule without enqueueing it (its hash is gone).
     Unschedule {
@@ -187,6 +252,8 @@ pub enum Action {
     },
     /// Move the job out of the schedule into the quarantine, with the reason.
     Quarantine {
+        /// What kind of problem, a stable name (for metrics).
+        kind: QuarantineKind,
         /// Why, stored next to the job id.
         reason: String,
         /// When, in Unix seconds.
@@ -194,11 +261,67 @@ pub enum Action {
     },
 }
 
+/// What kind of problem sent a job to the quarantine. The names are stable: metrics use
+/// them as label values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum QuarantineKind {
+    /// A job hash field cannot be read (`ttl`, `origin`, `dependency_ids`...).
+    InvalidField,
+    /// The pickled meta cannot be read or patched (JSON metas included).
+    UnreadableMeta,
+    /// The schedule in the meta cannot be used (a negative or too short interval...).
+    InvalidSchedule,
+    /// The cron string is invalid.
+    InvalidCron,
+    /// The meta is too large to handle within the memory bound.
+    TooLarge,
+    /// A key the hand-off writes has the wrong type (found by the store).
+    WrongType,
+    /// The hand-off came back stale or with a changed meta too many times in a row.
+    Stuck,
+}
+
+impl QuarantineKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineKind::InvalidField => "invalid_field",
+            QuarantineKind::UnreadableMeta => "unreadable_meta",
+            QuarantineKind::InvalidSchedule => "invalid_schedule",
+            QuarantineKind::InvalidCron => "invalid_cron",
+            QuarantineKind::TooLarge => "too_large",
+            QuarantineKind::WrongType => "wrong_type",
+            QuarantineKind::Stuck => "stuck",
+        }
+    }
+
+    /// Parses [`QuarantineKind::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "invalid_field" => QuarantineKind::InvalidField,
+            "unreadable_meta" => QuarantineKind::UnreadableMeta,
+            "invalid_schedule" => QuarantineKind::InvalidSchedule,
+            "invalid_cron" => QuarantineKind::InvalidCron,
+            "too_large" => QuarantineKind::TooLarge,
+            "wrong_type" => QuarantineKind::WrongType,
+            "stuck" => QuarantineKind::Stuck,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for QuarantineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One job's hand-off, guarded by the score it was read with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandOff {
     /// The job id.
-    pub job_id: String,
+    pub job_id: JobId,
     /// The score the job was read with. If the job's score differs at commit time (a
     /// client cancelled or rescheduled it), nothing happens to it.
     pub read_score: f64,
@@ -268,11 +391,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn job(pairs: &[(&str, &str)]) -> ScheduledJob {
-        ScheduledJob {
-            id: "j1".into(),
-            score: 10.0,
-            hash: Some(JobHash::from_pairs(pairs.iter().copied())),
-        }
+        ScheduledJob::new("j1", 10.0, Some(JobHash::from_pairs(pairs.iter().copied())))
     }
 
     #[test]
@@ -321,7 +440,7 @@ mod tests {
         .unwrap();
         assert!(e.at_front);
         assert_eq!(e.ttl, Some(600));
-        assert_eq!(e.dependencies, vec!["d1"]);
+        assert_eq!(e.dependencies, [JobId::from("d1")]);
         assert!(e.was_deferred);
         assert_eq!(e.ready_fields.len(), 2, "timeout is already set");
     }
@@ -330,11 +449,7 @@ mod tests {
     fn missing_and_corrupt_jobs_are_errors() {
         let now = Utc.timestamp_opt(0, 0).unwrap();
         let opts = EnqueueOptions::default();
-        let missing = ScheduledJob {
-            id: "x".into(),
-            score: 1.0,
-            hash: None,
-        };
+        let missing = ScheduledJob::new("x", 1.0, None);
         assert!(matches!(
             Enqueue::for_job(&missing, now, &opts),
             Err(Error::MissingJob)
@@ -364,6 +479,30 @@ mod tests {
             err.to_string().contains("more than Redis can expire"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn meta_guards_compare_small_metas_by_bytes_and_large_ones_by_digest() {
+        let small = b"small meta".to_vec();
+        let guard = MetaGuard::of(Some(&small));
+        assert!(matches!(guard, MetaGuard::Exact(_)));
+        assert!(guard.matches(Some(&small)));
+        assert!(!guard.matches(Some(b"other")));
+        assert!(!guard.matches(None));
+        let large = vec![7u8; MetaGuard::EXACT_LIMIT + 1];
+        let guard = MetaGuard::of(Some(&large));
+        assert!(matches!(guard, MetaGuard::Digest { len, .. } if len == large.len()));
+        assert!(guard.matches(Some(&large)));
+        let mut changed = large.clone();
+        changed[100] = 8;
+        assert!(!guard.matches(Some(&changed)));
+        assert!(MetaGuard::Absent.matches(None));
+        assert!(!MetaGuard::Absent.matches(Some(b"")));
+        // Same digest as Redis's redis.sha1hex("abc").
+        let MetaGuard::Digest { sha1, .. } = MetaGuard::of(Some(&[b'a'; 2000])) else {
+            unreachable!()
+        };
+        assert_eq!(MetaGuard::sha1_hex(&sha1).len(), 40);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::Error;
+use crate::{Error, JobId, QueueName};
 
 /// The job hash fields a hand-off reads. Stores return only these from
 /// `JobStore::due`; `data` comes back empty when present, because the scheduler only needs
@@ -98,8 +98,10 @@ impl JobHash {
     }
 
     /// The queue name the job goes to (`origin`), when present and non-empty.
-    pub fn origin(&self) -> Option<&str> {
-        self.get_str("origin").filter(|s| !s.is_empty())
+    pub fn origin(&self) -> Option<QueueName> {
+        self.get("origin")
+            .filter(|s| !s.is_empty())
+            .map(QueueName::from)
     }
 
     /// The job's `status` field.
@@ -141,17 +143,19 @@ impl JobHash {
     ///
     /// # Errors
     /// [`Error::InvalidField`] when `dependency_ids` is not a JSON list of strings.
-    pub fn dependency_ids(&self) -> Result<Vec<String>, Error> {
+    pub fn dependency_ids(&self) -> Result<Vec<JobId>, Error> {
         if let Some(raw) = self.get("dependency_ids").filter(|v| !v.is_empty()) {
-            return serde_json::from_slice::<Vec<String>>(raw).map_err(|e| Error::InvalidField {
-                field: "dependency_ids",
-                reason: format!("not a JSON list of job ids: {e}"),
-            });
+            return serde_json::from_slice::<Vec<String>>(raw)
+                .map(|ids| ids.into_iter().map(JobId::from).collect())
+                .map_err(|e| Error::InvalidField {
+                    field: "dependency_ids",
+                    reason: format!("not a JSON list of job ids: {e}"),
+                });
         }
         Ok(self
-            .get_str("dependency_id")
+            .get("dependency_id")
             .filter(|s| !s.is_empty())
-            .map(|s| vec![s.to_owned()])
+            .map(|s| vec![JobId::from(s)])
             .unwrap_or_default())
     }
 
@@ -187,13 +191,29 @@ fn parse_python_int(field: &'static str, raw: &[u8]) -> Result<i64, Error> {
 /// One member of the schedule, as read for a hand-off.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledJob {
-    /// The job id (member of the sorted set).
-    pub id: String,
+    /// The job id (member of the sorted set), as stored.
+    pub id: JobId,
     /// The score it was read with: the guard of its hand-off.
     pub score: f64,
     /// The job's [`HANDOFF_FIELDS`] (see [`JobHash::projection`]), `None` when the hash
     /// does not exist.
     pub hash: Option<JobHash>,
+    /// Set when the store left out the job's hand-off fields (in practice its `meta`)
+    /// because together they are this many bytes, more than one hand-off may hold in
+    /// memory ([`crate::plan::MAX_META_BYTES`]); such a job is quarantined.
+    pub oversized: Option<u64>,
+}
+
+impl ScheduledJob {
+    /// A job as read, with nothing left out.
+    pub fn new(id: impl Into<JobId>, score: f64, hash: Option<JobHash>) -> Self {
+        Self {
+            id: id.into(),
+            score,
+            hash,
+            oversized: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -213,10 +233,13 @@ mod tests {
             ("meta", b""),
         ]);
         assert!(hash.has_data());
-        assert_eq!(hash.origin(), Some("default"));
+        assert_eq!(hash.origin(), Some(QueueName::from("default")));
         assert_eq!(hash.ttl().unwrap(), Some(30));
         assert!(hash.at_front().unwrap());
-        assert_eq!(hash.dependency_ids().unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            hash.dependency_ids().unwrap(),
+            [JobId::from("a"), JobId::from("b")]
+        );
         assert!(hash.timeout_unset());
         assert_eq!(hash.meta(), None);
     }
@@ -224,7 +247,7 @@ mod tests {
     #[test]
     fn legacy_dependency_and_absent_fields() {
         let hash = JobHash::from_pairs([("dependency_id", "dep"), ("enqueue_at_front", "0")]);
-        assert_eq!(hash.dependency_ids().unwrap(), vec!["dep"]);
+        assert_eq!(hash.dependency_ids().unwrap(), [JobId::from("dep")]);
         assert!(!hash.at_front().unwrap());
         assert!(!hash.has_data());
         assert_eq!(hash.origin(), None);
@@ -243,7 +266,7 @@ mod tests {
         let p = hash.projection();
         assert_eq!(p.get("data"), Some(&b""[..]));
         assert!(p.has_data());
-        assert_eq!(p.origin(), Some("q"));
+        assert_eq!(p.origin(), Some(QueueName::from("q")));
         assert_eq!(p.meta(), Some(&b"m"[..]));
         assert_eq!(p.get("description"), None);
     }

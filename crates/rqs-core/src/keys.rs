@@ -25,39 +25,47 @@ pub const QUEUE_PREFIX: &str = "rq:queue:";
 /// Prefix of RQ's deferred-job registries.
 pub const DEFERRED_PREFIX: &str = "rq:deferred:";
 
-/// Hash of quarantined job ids (rqs's own key; rq-scheduler has no such thing).
+/// Hash of quarantined job ids (rqs's own key; rq-scheduler has no such thing). It lives
+/// under `rq:` so that an ACL user restricted to RQ's key space (`~rq:*`) can write it.
 ///
 /// Field = job id, value = a JSON object `{"score":…, "reason":…, "at":…}`.
-pub const QUARANTINE: &str = "rqs:quarantine";
+pub const QUARANTINE: &str = "rq:rqs:quarantine";
+
+/// Where rqs releases before 0.2 kept the quarantine; moved to [`QUARANTINE`] once.
+pub const LEGACY_QUARANTINE: &str = "rqs:quarantine";
 
 /// `rq:scheduler_instance:<name>`.
 pub fn instance_key(name: &str) -> String {
     format!("{INSTANCE_PREFIX}{name}")
 }
 
-/// `rq:job:<id>`.
-pub fn job_key(id: &str) -> String {
-    format!("{JOB_PREFIX}{id}")
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// `rq:job:<id>` (ids are bytes, so keys are too).
+pub fn job_key(id: impl AsRef<[u8]>) -> Vec<u8> {
+    join(&[JOB_PREFIX.as_bytes(), id.as_ref()])
 }
 
 /// `rq:queue:<name>`.
-pub fn queue_key(queue: &str) -> String {
-    format!("{QUEUE_PREFIX}{queue}")
+pub fn queue_key(queue: impl AsRef<[u8]>) -> Vec<u8> {
+    join(&[QUEUE_PREFIX.as_bytes(), queue.as_ref()])
 }
 
 /// `rq:deferred:<queue>`.
-pub fn deferred_key(queue: &str) -> String {
-    format!("{DEFERRED_PREFIX}{queue}")
+pub fn deferred_key(queue: impl AsRef<[u8]>) -> Vec<u8> {
+    join(&[DEFERRED_PREFIX.as_bytes(), queue.as_ref()])
 }
 
 /// `rq:job:<id>:dependents`: ids of jobs waiting for `id`.
-pub fn dependents_key(id: &str) -> String {
-    format!("{JOB_PREFIX}{id}:dependents")
+pub fn dependents_key(id: impl AsRef<[u8]>) -> Vec<u8> {
+    join(&[JOB_PREFIX.as_bytes(), id.as_ref(), b":dependents"])
 }
 
 /// `rq:job::<id>:dependencies` (RQ builds it with a double colon, in every version).
-pub fn dependencies_key(id: &str) -> String {
-    format!("{JOB_PREFIX}:{id}:dependencies")
+pub fn dependencies_key(id: impl AsRef<[u8]>) -> Vec<u8> {
+    join(&[JOB_PREFIX.as_bytes(), b":", id.as_ref(), b":dependencies"])
 }
 
 #[cfg(test)]
@@ -66,11 +74,12 @@ mod tests {
 
     #[test]
     fn key_spellings_match_rq() {
-        assert_eq!(job_key("a"), "rq:job:a");
-        assert_eq!(queue_key("default"), "rq:queue:default");
-        assert_eq!(deferred_key("q"), "rq:deferred:q");
-        assert_eq!(dependents_key("a"), "rq:job:a:dependents");
-        assert_eq!(dependencies_key("a"), "rq:job::a:dependencies");
+        assert_eq!(job_key("a"), b"rq:job:a");
+        assert_eq!(queue_key("default"), b"rq:queue:default");
+        assert_eq!(deferred_key("q"), b"rq:deferred:q");
+        assert_eq!(dependents_key("a"), b"rq:job:a:dependents");
+        assert_eq!(dependencies_key("a"), b"rq:job::a:dependencies");
+        assert_eq!(job_key(b"\xff"), b"rq:job:\xff");
         assert_eq!(instance_key("n"), "rq:scheduler_instance:n");
     }
 }

@@ -16,11 +16,11 @@
 //! use rqs_core::{JobHash, ScheduledJob, plan::{decide, LocalZone}};
 //! use rqs_core::handoff::{Action, Enqueue, EnqueueOptions};
 //!
-//! let job = ScheduledJob {
-//!     id: "report".into(),
-//!     score: 1_700_000_000.0,
-//!     hash: Some(JobHash::from_pairs([("data", "…"), ("origin", "default")])),
-//! };
+//! let job = ScheduledJob::new(
+//!     "report",
+//!     1_700_000_000.0,
+//!     Some(JobHash::from_pairs([("data", "…"), ("origin", "default")])),
+//! );
 //! let now = Utc.timestamp_opt(1_700_000_005, 0).unwrap();
 //! let (handoff, _notes) = decide(&job, now, &LocalZone::System, |j| {
 //!     Enqueue::for_job(j, now, &EnqueueOptions::default())
@@ -34,14 +34,20 @@
 //! }
 //! ```
 
+pub mod backend;
 mod error;
 pub mod handoff;
+mod id;
 mod job;
 pub mod keys;
 pub mod memory;
 pub mod plan;
 pub mod time;
 
+pub use backend::{BackendError, BackendResult};
 pub use error::Error;
-pub use handoff::{Action, Enqueue, EnqueueOptions, HandOff, MetaUpdate, Outcome};
+pub use handoff::{
+    Action, Enqueue, EnqueueOptions, HandOff, MetaGuard, MetaUpdate, Outcome, QuarantineKind,
+};
+pub use id::{JobId, QueueName, escape, escaped};
 pub use job::{HANDOFF_FIELDS, JobHash, ScheduledJob};

@@ -8,14 +8,14 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use crate::handoff::{Action, Enqueue, HandOff, Outcome};
-use crate::{JobHash, ScheduledJob};
+use crate::handoff::{Action, Enqueue, HandOff, Outcome, QuarantineKind};
+use crate::{JobHash, JobId, QueueName, ScheduledJob};
 
-/// A schedule entry ordered like a Redis sorted set: by score, then by member.
+/// A schedule entry ordered like a Redis sorted set: by score, then by member bytes.
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
     score: f64,
-    id: String,
+    id: JobId,
 }
 
 impl Eq for Entry {}
@@ -38,9 +38,11 @@ impl PartialOrd for Entry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quarantined {
     /// The job id.
-    pub job_id: String,
+    pub job_id: JobId,
     /// The score it had in the schedule.
     pub score: f64,
+    /// What kind of problem (absent in records written by rqs before 0.2).
+    pub kind: Option<QuarantineKind>,
     /// Why it was quarantined.
     pub reason: String,
     /// When, in Unix seconds.
@@ -51,15 +53,19 @@ pub struct Quarantined {
 #[derive(Debug, Default, Clone)]
 pub struct RqModel {
     schedule: BTreeSet<Entry>,
-    scores: HashMap<String, f64>,
-    jobs: HashMap<String, JobHash>,
-    ttls: HashMap<String, u64>,
-    queues: HashMap<String, VecDeque<String>>,
-    known_queues: BTreeSet<String>,
-    deferred: HashMap<String, BTreeMap<String, i64>>,
-    dependents: HashMap<String, BTreeSet<String>>,
-    dependencies: HashMap<String, BTreeSet<String>>,
-    quarantine: BTreeMap<String, Quarantined>,
+    scores: HashMap<JobId, f64>,
+    jobs: HashMap<JobId, JobHash>,
+    ttls: HashMap<JobId, u64>,
+    queues: HashMap<QueueName, VecDeque<JobId>>,
+    known_queues: BTreeSet<QueueName>,
+    deferred: HashMap<QueueName, BTreeMap<JobId, i64>>,
+    dependents: HashMap<JobId, BTreeSet<JobId>>,
+    dependencies: HashMap<JobId, BTreeSet<JobId>>,
+    quarantine: BTreeMap<JobId, Quarantined>,
+}
+
+fn id(bytes: impl AsRef<[u8]>) -> JobId {
+    JobId::from(bytes.as_ref())
 }
 
 impl RqModel {
@@ -69,42 +75,40 @@ impl RqModel {
     }
 
     /// Writes a job hash (replacing fields given) and schedules it, as a client does.
-    pub fn schedule(&mut self, id: &str, hash: &JobHash, score: f64) {
-        self.write_fields(id, hash.iter().map(|(k, v)| (k.to_owned(), v.to_vec())));
-        self.set_score(id, score);
+    pub fn schedule(&mut self, job: impl AsRef<[u8]>, hash: &JobHash, score: f64) {
+        self.write_fields(&job, hash.iter().map(|(k, v)| (k.to_owned(), v.to_vec())));
+        self.set_score(job, score);
     }
 
-    /// Adds or moves `id` in the schedule.
-    pub fn set_score(&mut self, id: &str, score: f64) {
-        self.unset_score(id);
+    /// Adds or moves a job in the schedule.
+    pub fn set_score(&mut self, job: impl AsRef<[u8]>, score: f64) {
+        self.unset_score(&job);
+        let job = id(job);
         self.schedule.insert(Entry {
             score,
-            id: id.to_owned(),
+            id: job.clone(),
         });
-        self.scores.insert(id.to_owned(), score);
+        self.scores.insert(job, score);
     }
 
-    /// Removes `id` from the schedule; `true` when it was there.
-    pub fn unset_score(&mut self, id: &str) -> bool {
-        match self.scores.remove(id) {
+    /// Removes a job from the schedule; `true` when it was there.
+    pub fn unset_score(&mut self, job: impl AsRef<[u8]>) -> bool {
+        match self.scores.remove(job.as_ref()) {
             Some(score) => {
-                self.schedule.remove(&Entry {
-                    score,
-                    id: id.to_owned(),
-                });
+                self.schedule.remove(&Entry { score, id: id(job) });
                 true
             }
             None => false,
         }
     }
 
-    /// The score of `id`, if scheduled.
-    pub fn score(&self, id: &str) -> Option<f64> {
-        self.scores.get(id).copied()
+    /// The score of a job, if scheduled.
+    pub fn score(&self, job: impl AsRef<[u8]>) -> Option<f64> {
+        self.scores.get(job.as_ref()).copied()
     }
 
     /// Scheduled ids with scores in `[0, until]`, in order, after `offset`, at most `limit`.
-    pub fn range(&self, until: f64, offset: usize, limit: Option<usize>) -> Vec<(String, f64)> {
+    pub fn range(&self, until: f64, offset: usize, limit: Option<usize>) -> Vec<(JobId, f64)> {
         let iter = self
             .schedule
             .iter()
@@ -118,83 +122,116 @@ impl RqModel {
         }
     }
 
-    /// The first `limit` due jobs (score in `[0, until]`) with their hand-off fields.
-    pub fn due(&self, until: f64, limit: usize) -> Vec<ScheduledJob> {
-        self.range(until, 0, Some(limit))
+    /// Due jobs (score in `[0, until]`) with their hand-off fields: the first `limit`
+    /// after skipping `offset`.
+    pub fn due(&self, until: f64, offset: usize, limit: usize) -> Vec<ScheduledJob> {
+        self.range(until, offset, Some(limit))
             .into_iter()
-            .map(|(id, score)| ScheduledJob {
-                hash: self.jobs.get(&id).map(JobHash::projection),
-                id,
-                score,
+            .map(|(job, score)| {
+                let hash = self.jobs.get(&job).map(JobHash::projection);
+                ScheduledJob::new(job, score, hash)
             })
             .collect()
     }
 
-    /// The lowest score in the schedule.
+    /// The lowest score `>= 0` in the schedule.
     pub fn next_due(&self) -> Option<f64> {
-        self.schedule.first().map(|e| e.score)
+        self.range(f64::INFINITY, 0, Some(1))
+            .first()
+            .map(|(_, s)| *s)
+    }
+
+    /// The number of scheduled jobs with a score in `[0, until]`.
+    pub fn count(&self, until: f64) -> u64 {
+        self.schedule
+            .iter()
+            .filter(|e| e.score >= 0.0)
+            .take_while(|e| e.score <= until)
+            .count() as u64
     }
 
     /// A job hash.
-    pub fn job(&self, id: &str) -> Option<&JobHash> {
-        self.jobs.get(id)
+    pub fn job(&self, job: impl AsRef<[u8]>) -> Option<&JobHash> {
+        self.jobs.get(job.as_ref())
     }
 
     /// The recorded time to live of a job hash.
-    pub fn job_ttl(&self, id: &str) -> Option<u64> {
-        self.ttls.get(id).copied()
+    pub fn job_ttl(&self, job: impl AsRef<[u8]>) -> Option<u64> {
+        self.ttls.get(job.as_ref()).copied()
     }
 
     /// Writes fields into a job hash, creating it when needed.
-    pub fn write_fields<I: IntoIterator<Item = (String, Vec<u8>)>>(&mut self, id: &str, fields: I) {
+    pub fn write_fields<I: IntoIterator<Item = (String, Vec<u8>)>>(
+        &mut self,
+        job: impl AsRef<[u8]>,
+        fields: I,
+    ) {
         // Like HSET, writing no field creates no hash.
         let mut fields = fields.into_iter().peekable();
         if fields.peek().is_none() {
             return;
         }
-        let hash = self.jobs.entry(id.to_owned()).or_default();
+        let hash = self.jobs.entry(id(job)).or_default();
         for (k, v) in fields {
             hash.set(k, v);
         }
     }
 
     /// Removes a job hash.
-    pub fn delete_job(&mut self, id: &str) {
-        self.jobs.remove(id);
-        self.ttls.remove(id);
+    pub fn delete_job(&mut self, job: impl AsRef<[u8]>) {
+        self.jobs.remove(job.as_ref());
+        self.ttls.remove(job.as_ref());
     }
 
     /// Ids in a queue, head first.
-    pub fn queue(&self, name: &str) -> Vec<String> {
+    pub fn queue(&self, name: impl AsRef<[u8]>) -> Vec<JobId> {
         self.queues
-            .get(name)
+            .get(name.as_ref())
             .map(|q| q.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     /// Names of the queues registered in `rq:queues`.
-    pub fn known_queues(&self) -> Vec<String> {
+    pub fn known_queues(&self) -> Vec<QueueName> {
         self.known_queues.iter().cloned().collect()
     }
 
     /// The deferred registry of a queue: id → score.
-    pub fn deferred(&self, queue: &str) -> BTreeMap<String, i64> {
-        self.deferred.get(queue).cloned().unwrap_or_default()
+    pub fn deferred(&self, queue: impl AsRef<[u8]>) -> BTreeMap<JobId, i64> {
+        self.deferred
+            .get(queue.as_ref())
+            .cloned()
+            .unwrap_or_default()
     }
 
-    /// Ids waiting for `id`.
-    pub fn dependents(&self, id: &str) -> BTreeSet<String> {
-        self.dependents.get(id).cloned().unwrap_or_default()
+    /// Ids waiting for a job.
+    pub fn dependents(&self, job: impl AsRef<[u8]>) -> BTreeSet<JobId> {
+        self.dependents
+            .get(job.as_ref())
+            .cloned()
+            .unwrap_or_default()
     }
 
-    /// Ids `id` waits for.
-    pub fn dependencies(&self, id: &str) -> BTreeSet<String> {
-        self.dependencies.get(id).cloned().unwrap_or_default()
+    /// Ids a job waits for.
+    pub fn dependencies(&self, job: impl AsRef<[u8]>) -> BTreeSet<JobId> {
+        self.dependencies
+            .get(job.as_ref())
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Quarantined jobs by id.
     pub fn quarantine(&self) -> Vec<Quarantined> {
         self.quarantine.values().cloned().collect()
+    }
+
+    /// Puts a quarantined job back in the schedule, at `score` or else at the score it
+    /// had; returns the score, or `None` when the job is not quarantined.
+    pub fn release(&mut self, job: impl AsRef<[u8]>, score: Option<f64>) -> Option<f64> {
+        let record = self.quarantine.remove(job.as_ref())?;
+        let score = score.unwrap_or(record.score);
+        self.set_score(&record.job_id, score);
+        Some(score)
     }
 
     /// Applies one enqueue as described by [`Enqueue`].
@@ -259,13 +296,14 @@ impl RqModel {
                 self.unset_score(&h.job_id);
                 Outcome::Unscheduled
             }
-            Action::Quarantine { reason, at } => {
+            Action::Quarantine { kind, reason, at } => {
                 self.unset_score(&h.job_id);
                 self.quarantine.insert(
                     h.job_id.clone(),
                     Quarantined {
                         job_id: h.job_id.clone(),
                         score: h.read_score,
+                        kind: Some(*kind),
                         reason: reason.clone(),
                         at: *at,
                     },
@@ -282,14 +320,14 @@ impl RqModel {
                     return Outcome::Vanished;
                 };
                 if let Some(update) = meta {
-                    if hash.get("meta") != update.expected.as_deref() {
+                    if !update.expected.matches(hash.get("meta")) {
                         return Outcome::MetaChanged;
                     }
                     self.write_fields(&h.job_id, [("meta".to_owned(), update.new.clone())]);
                 }
                 let outcome = self.apply_enqueue(enqueue);
                 match next {
-                    Some(score) => self.set_score(&h.job_id, *score as f64),
+                    Some(score) => self.set_score(&h.job_id, *score),
                     None => {
                         self.unset_score(&h.job_id);
                     }
@@ -303,7 +341,7 @@ impl RqModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handoff::MetaUpdate;
+    use crate::handoff::{MetaGuard, MetaUpdate};
 
     fn enqueue(id: &str, deps: &[&str]) -> Enqueue {
         Enqueue {
@@ -313,7 +351,7 @@ mod tests {
             ready_fields: vec![("status".into(), b"queued".to_vec())],
             deferred_fields: vec![("status".into(), b"deferred".to_vec())],
             ttl: None,
-            dependencies: deps.iter().map(|d| d.to_string()).collect(),
+            dependencies: deps.iter().map(|d| JobId::from(*d)).collect(),
             met_statuses: vec!["finished".into()],
             was_deferred: false,
             now: 7,
@@ -330,9 +368,11 @@ mod tests {
         m.schedule("neg", &h, -1.0);
         let ids: Vec<_> = m.range(10.0, 0, None).into_iter().map(|(i, _)| i).collect();
         assert_eq!(ids, ["c", "a", "b"]);
-        assert_eq!(m.next_due(), Some(-1.0));
+        assert_eq!(m.next_due(), Some(1.0), "negative scores are never due");
         m.set_score("c", 9.0);
-        assert_eq!(m.due(10.0, 1)[0].id, "a");
+        assert_eq!(m.due(10.0, 0, 1)[0].id, "a");
+        assert_eq!(m.due(10.0, 1, 1)[0].id, "b");
+        assert_eq!(m.count(10.0), 3);
     }
 
     #[test]
@@ -343,9 +383,9 @@ mod tests {
             m.apply_enqueue(&enqueue("j", &["dep", "gone"])),
             Outcome::Deferred
         );
-        assert_eq!(m.deferred("default").get("j"), Some(&7));
-        assert!(m.dependents("dep").contains("j"));
-        assert!(m.dependencies("j").contains("gone"));
+        assert_eq!(m.deferred("default").get(&b"j"[..]), Some(&7));
+        assert!(m.dependents("dep").contains(&b"j"[..]));
+        assert!(m.dependencies("j").contains(&b"gone"[..]));
         m.write_fields("dep", [("status".into(), b"finished".to_vec())]);
         assert_eq!(m.apply_enqueue(&enqueue("j", &["dep"])), Outcome::Pushed);
         assert_eq!(m.queue("default"), ["j"]);
@@ -359,7 +399,7 @@ mod tests {
         let action = |next| Action::Enqueue {
             enqueue: Box::new(enqueue("j", &[])),
             meta: Some(MetaUpdate {
-                expected: Some(b"m0".to_vec()),
+                expected: MetaGuard::Exact(b"m0".to_vec()),
                 new: b"m2".to_vec(),
             }),
             next,

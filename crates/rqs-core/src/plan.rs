@@ -3,7 +3,10 @@
 //! The rules are rq-scheduler 0.14's (`Scheduler.enqueue_job`):
 //! - `repeat` is decremented when it is truthy, and the new value travels with the push;
 //! - an `interval` job is re-armed at `floor(now) + interval`, a `cron_string` job at the
-//!   next match strictly after now; `interval` wins when both are set;
+//!   next match strictly after now; `interval` wins when both are set. An interval below
+//!   one second (only a hand-written meta can hold one: the client truncates to whole
+//!   seconds) keeps Python's score, which rqs hands over at the next whole second; it
+//!   never re-arms at or before `floor(now)`, so a job runs at most once a second;
 //! - a periodic job whose `repeat` is now 0 is not re-armed, so `repeat=N` means N runs;
 //!   `repeat=0` runs once and a negative value never reaches 0.
 //!
@@ -14,8 +17,8 @@ use chrono::{DateTime, Utc};
 use rqs_cron::CronExpr;
 use rqs_pickle::{Meta, Value};
 
-use crate::handoff::{Action, Enqueue, HandOff, MetaUpdate};
-use crate::{Error, ScheduledJob, time};
+use crate::handoff::{Action, Enqueue, HandOff, MetaGuard, MetaUpdate};
+use crate::{Error, JobId, ScheduledJob, time};
 
 /// The time zone that `use_local_timezone=True` cron jobs are evaluated in.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -44,13 +47,15 @@ pub enum Recurrence {
     Once,
     /// Re-armed `seconds` after each hand-off.
     Interval {
-        /// Seconds between hand-offs.
-        seconds: i64,
+        /// Seconds between hand-offs (positive and finite).
+        seconds: f64,
     },
     /// Re-armed at the next match of a cron expression.
     Cron {
-        /// The expression as stored.
+        /// The parsed expression.
         expr: CronExpr,
+        /// The cron string as stored.
+        text: String,
         /// Evaluate in the local zone instead of UTC.
         local: bool,
     },
@@ -96,11 +101,11 @@ impl ScheduleMeta {
             Some(v) => Some(int_like("repeat", v)?),
         };
         let interval = match meta.get("interval") {
-            None | Some(Value::None) => 0,
-            Some(v) => int_like("interval", v)?,
+            None | Some(Value::None) => 0.0,
+            Some(v) => seconds_like("interval", v)?,
         };
-        let recurrence = if interval != 0 {
-            if interval < 0 {
+        let recurrence = if interval != 0.0 {
+            if interval < 0.0 {
                 return Err(Error::InvalidSchedule(format!(
                     "interval {interval} is negative: rq-scheduler would re-run it at every poll"
                 )));
@@ -116,7 +121,11 @@ impl ScheduleMeta {
                         reason: source.to_string(),
                     })?;
                     let local = truthy("use_local_timezone", meta.get("use_local_timezone"))?;
-                    Recurrence::Cron { expr, local }
+                    Recurrence::Cron {
+                        expr,
+                        text: s.clone(),
+                        local,
+                    }
                 }
                 Some(other) => {
                     return Err(Error::InvalidSchedule(format!(
@@ -149,6 +158,27 @@ fn int_like(key: &str, value: &Value) -> Result<i64, Error> {
     }
 }
 
+/// Reads an interval as Python's arithmetic would use it: a finite number of seconds.
+fn seconds_like(key: &str, value: &Value) -> Result<f64, Error> {
+    let seconds = match value {
+        Value::Int(i) => *i as f64,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Float(f) => *f,
+        other => {
+            return Err(Error::InvalidSchedule(format!(
+                "{key} is not a number rqs can use: {other:?}"
+            )));
+        }
+    };
+    if seconds.is_finite() && seconds.abs() < 1e15 {
+        Ok(seconds)
+    } else {
+        Err(Error::InvalidSchedule(format!(
+            "{key} {seconds} is not a usable number of seconds"
+        )))
+    }
+}
+
 /// Python truthiness of the simple values rq-scheduler writes.
 fn truthy(key: &str, value: Option<&Value>) -> Result<bool, Error> {
     Ok(match value {
@@ -171,7 +201,7 @@ pub struct SchedulePlan {
     /// The new meta, when `repeat` changes.
     pub meta: Option<MetaUpdate>,
     /// The next due time (Unix seconds); `None` removes the job from the schedule.
-    pub next: Option<i64>,
+    pub next: Option<f64>,
     /// Things worth a log line (an exhausted cron, an unsupported queue class).
     pub notes: Vec<String>,
 }
@@ -207,7 +237,7 @@ pub fn plan_schedule(
         let new = rqs_pickle::set_int(bytes, "repeat", new_count)
             .map_err(|e| Error::MetaUnreadable(format!("cannot patch repeat: {e}")))?;
         meta_update = Some(MetaUpdate {
-            expected: Some(bytes.to_vec()),
+            expected: MetaGuard::of(Some(bytes)),
             new,
         });
         remaining = Some(new_count);
@@ -217,17 +247,22 @@ pub fn plan_schedule(
     let next = match &parsed.recurrence {
         Recurrence::Once => None,
         _ if exhausted => None,
-        Recurrence::Interval { seconds } => Some(
-            time::floor_seconds(now)
-                .checked_add(*seconds)
-                .ok_or_else(|| Error::InvalidSchedule(format!("interval {seconds} overflows")))?,
-        ),
-        Recurrence::Cron { expr, local: true } => {
-            next_cron(expr, local.next(expr, now), &mut notes)
+        Recurrence::Interval { seconds } => {
+            let base = time::floor_seconds(now) as f64;
+            let next = base + seconds;
+            // Never due again under the bound this hand-off was read with.
+            Some(if next > base { next } else { base + 1.0 })
         }
-        Recurrence::Cron { expr, local: false } => {
-            next_cron(expr, expr.next_in(now, &Utc), &mut notes)
-        }
+        Recurrence::Cron {
+            expr,
+            text,
+            local: true,
+        } => next_cron(text, local.next(expr, now), &mut notes),
+        Recurrence::Cron {
+            expr,
+            text,
+            local: false,
+        } => next_cron(text, expr.next_in(now, &Utc), &mut notes),
     };
     Ok(SchedulePlan {
         meta: meta_update,
@@ -236,12 +271,12 @@ pub fn plan_schedule(
     })
 }
 
-fn next_cron(expr: &CronExpr, next: Option<DateTime<Utc>>, notes: &mut Vec<String>) -> Option<i64> {
+fn next_cron(text: &str, next: Option<DateTime<Utc>>, notes: &mut Vec<String>) -> Option<f64> {
     match next {
-        Some(at) => Some(time::floor_seconds(at)),
+        Some(at) => Some(time::floor_seconds(at) as f64),
         None => {
             notes.push(format!(
-                "cron {expr:?} has no future match: this run is the last, the job leaves the schedule"
+                "cron {text:?} has no future match: this run is the last, the job leaves the schedule"
             ));
             None
         }
@@ -252,7 +287,7 @@ fn next_cron(expr: &CronExpr, next: Option<DateTime<Utc>>, notes: &mut Vec<Strin
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Note {
     /// The job id.
-    pub job_id: String,
+    pub job_id: JobId,
     /// The message.
     pub message: String,
 }
@@ -280,10 +315,11 @@ where
         action,
     };
     let Some(hash) = job.hash.as_ref().filter(|h| h.has_data()) else {
-        let reason = if job.hash.is_some() {
-            "job hash has no data field"
-        } else {
-            "job hash is missing"
+        let reason = match &job.hash {
+            None => "job hash is missing",
+            // A key of another type is read as a hash without fields.
+            Some(h) if h.is_empty() => "job hash is missing, or the job key is not a hash",
+            Some(_) => "job hash has no data field",
         };
         return (
             handoff(Action::Unschedule {
@@ -292,7 +328,13 @@ where
             vec![note(format!("{reason}: removed from the schedule"))],
         );
     };
-    let planned = plan_schedule(hash.meta(), now, local).and_then(|plan| Ok((plan, prepare(job)?)));
+    let planned = match job.oversized {
+        Some(bytes) => Err(Error::TooLarge {
+            bytes,
+            limit: MAX_META_BYTES,
+        }),
+        None => plan_schedule(hash.meta(), now, local).and_then(|plan| Ok((plan, prepare(job)?))),
+    };
     match planned {
         Ok((plan, enqueue)) => {
             let notes = plan.notes.into_iter().map(note).collect();
@@ -309,6 +351,7 @@ where
             let reason = e.to_string();
             (
                 handoff(Action::Quarantine {
+                    kind: e.quarantine_kind(),
                     reason: reason.clone(),
                     at: time::floor_seconds(now),
                 }),
@@ -318,12 +361,18 @@ where
     }
 }
 
+/// The largest meta one hand-off reads (16 MiB). A store leaves out a larger one
+/// ([`ScheduledJob::oversized`]) and the job is quarantined, so that memory stays
+/// bounded by bytes, not by the number of jobs.
+pub const MAX_META_BYTES: u64 = 16 * 1024 * 1024;
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
 
     use super::*;
     use crate::JobHash;
+    use crate::QuarantineKind;
     use crate::handoff::EnqueueOptions;
 
     fn hex(s: &str) -> Vec<u8> {
@@ -389,7 +438,7 @@ mod tests {
     #[test]
     fn interval_is_rearmed_from_floor_now() {
         let p = plan(Some(INTERVAL_600), at(1_000, 999_000_000)).unwrap();
-        assert_eq!(p.next, Some(1_600));
+        assert_eq!(p.next, Some(1_600.0));
         assert_eq!(p.meta, None, "no repeat: the meta is not rewritten");
     }
 
@@ -397,9 +446,9 @@ mod tests {
     fn repeat_is_decremented_with_the_exact_python_bytes() {
         let p = plan(Some(INTERVAL_60_REPEAT_5), at(1_000, 0)).unwrap();
         let update = p.meta.unwrap();
-        assert_eq!(update.expected, Some(hex(INTERVAL_60_REPEAT_5)));
+        assert_eq!(update.expected, MetaGuard::Exact(hex(INTERVAL_60_REPEAT_5)));
         assert_eq!(update.new, hex(INTERVAL_60_REPEAT_4));
-        assert_eq!(p.next, Some(1_060));
+        assert_eq!(p.next, Some(1_060.0));
     }
 
     #[test]
@@ -417,7 +466,7 @@ mod tests {
         // A negative repeat never reaches 0.
         let forever = pickled(&[("interval", 60), ("repeat", -1)]);
         let p = plan_schedule(Some(&forever), at(10, 0), &LocalZone::System).unwrap();
-        assert_eq!(p.next, Some(70));
+        assert_eq!(p.next, Some(70.0));
         let after = Meta::parse(&p.meta.unwrap().new).unwrap();
         assert_eq!(after.get("repeat"), Some(&Value::Int(-2)));
         // A truthy repeat without interval is decremented too, as Python does.
@@ -427,11 +476,69 @@ mod tests {
         assert!(p.meta.is_some());
     }
 
+    /// A pickled dict of float values, written like CPython's protocol 2.
+    fn pickled_floats(pairs: &[(&str, f64)]) -> Vec<u8> {
+        let mut out = vec![0x80, 2, b'}', b'('];
+        for (k, v) in pairs {
+            out.push(b'X');
+            out.extend((k.len() as u32).to_le_bytes());
+            out.extend(k.as_bytes());
+            out.push(b'G');
+            out.extend(v.to_be_bytes());
+        }
+        out.extend([b'u', b'.']);
+        out
+    }
+
+    #[test]
+    fn a_sub_second_interval_is_never_dropped_nor_due_again_at_once() {
+        let now = at(1_800_000_000, 700_000_000);
+        // Python re-arms at floor(now) + 0.5; rqs hands it over at the next whole second.
+        let half = pickled_floats(&[("interval", 0.5)]);
+        let p = plan_schedule(Some(&half), now, &LocalZone::System).unwrap();
+        assert_eq!(p.next, Some(1_800_000_000.5));
+        // Too small to move the score: the next whole second.
+        let tiny = pickled_floats(&[("interval", 1e-12)]);
+        let p = plan_schedule(Some(&tiny), now, &LocalZone::System).unwrap();
+        assert_eq!(p.next, Some(1_800_000_001.0));
+        // Fractions are kept, as in Python.
+        let odd = pickled_floats(&[("interval", 90.25)]);
+        let p = plan_schedule(Some(&odd), now, &LocalZone::System).unwrap();
+        assert_eq!(p.next, Some(1_800_000_090.25));
+        for bad in [f64::NAN, f64::INFINITY, -0.5] {
+            let meta = pickled_floats(&[("interval", bad)]);
+            assert!(
+                plan_schedule(Some(&meta), now, &LocalZone::System).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_job_is_quarantined_without_being_read() {
+        let now = at(1_000, 0);
+        let mut job = ScheduledJob::new(
+            "big",
+            990.0,
+            Some(JobHash::from_pairs([("data", "x"), ("origin", "q")])),
+        );
+        job.oversized = Some(MAX_META_BYTES + 1);
+        let (h, notes) = decide(&job, now, &LocalZone::System, |_| {
+            panic!("an oversized job is not prepared")
+        });
+        assert!(
+            matches!(&h.action, Action::Quarantine { kind: crate::QuarantineKind::TooLarge, reason, .. } if reason.contains("16777217 bytes")),
+            "{:?}",
+            h.action
+        );
+        assert!(notes[0].message.contains("quarantined"));
+    }
+
     #[test]
     fn cron_is_rearmed_at_the_next_match_after_now() {
         let p = plan(Some(CRON_EVERY_5), at(1_800_000_000, 0)).unwrap();
         // 1_800_000_000 is 2027-01-15 08:00:00 UTC: strictly after it comes 08:05.
-        assert_eq!(p.next, Some(1_800_000_300));
+        assert_eq!(p.next, Some(1_800_000_300.0));
         assert_eq!(p.meta, None);
         let berlin = LocalZone::Named(chrono_tz::Europe::Berlin);
         let p = plan_schedule(
@@ -442,7 +549,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.next,
-            Some(1_800_000_300),
+            Some(1_800_000_300.0),
             "*/5 is the same in every whole-hour zone"
         );
         assert!(p.meta.is_some());
@@ -475,11 +582,7 @@ mod tests {
     fn decide_turns_each_job_into_one_guarded_handoff() {
         let now = at(1_000, 0);
         let prepare = |j: &ScheduledJob| Enqueue::for_job(j, now, &EnqueueOptions::default());
-        let job = |hash: Option<JobHash>| ScheduledJob {
-            id: "j".into(),
-            score: 990.0,
-            hash,
-        };
+        let job = |hash: Option<JobHash>| ScheduledJob::new("j", 990.0, hash);
         let (h, notes) = decide(&job(None), now, &LocalZone::System, prepare);
         assert!(matches!(h.action, Action::Unschedule { .. }));
         assert_eq!(h.read_score, 990.0);
@@ -503,7 +606,7 @@ mod tests {
             } => {
                 assert_eq!(enqueue.queue, "q");
                 assert_eq!(meta.unwrap().new, hex(INTERVAL_60_REPEAT_4));
-                assert_eq!(next, Some(1_060));
+                assert_eq!(next, Some(1_060.0));
             }
             other => panic!("{other:?}"),
         }
@@ -513,7 +616,7 @@ mod tests {
             JobHash::from_pairs([("data", "x"), ("origin", "q"), ("enqueue_at_front", "yes")]);
         let (h, notes) = decide(&job(Some(bad)), now, &LocalZone::System, prepare);
         assert!(
-            matches!(&h.action, Action::Quarantine { reason, at: 1_000 } if reason.contains("enqueue_at_front"))
+            matches!(&h.action, Action::Quarantine { reason, at: 1_000, kind: QuarantineKind::InvalidField } if reason.contains("enqueue_at_front"))
         );
         assert!(notes[0].message.starts_with("quarantined"));
     }

@@ -1,61 +1,82 @@
 //! The [`LifecycleRegistry`] trait: birth, heartbeat and death of scheduler instances.
 //!
-//! [`RedisLifecycleRegistry`] writes rq-scheduler's record, a hash
-//! `rq:scheduler_instance:<name>` with a `birth` field and, after shutdown, a `death`
-//! field (both Unix times as Python's `repr(time.time())` prints them). The record lives
-//! for the heartbeat time to live while the instance runs and 60 seconds after its death,
-//! so tools that list rq-scheduler instances see rqs the same way.
-//! [`InMemoryLifecycleRegistry`] keeps the same records in memory.
+//! rq-scheduler's record is a hash `rq:scheduler_instance:<name>` with a `birth` field
+//! and, after shutdown, a `death` field (both Unix times as Python's `repr(time.time())`
+//! prints them). It lives for the heartbeat time to live while the instance runs and 60
+//! seconds after its death, so tools that list rq-scheduler instances see rqs the same
+//! way. rqs adds two fields of its own, `rqs` (its version) and `heartbeat`, which is how
+//! it tells its own instances from Python's.
+//!
+//! This crate holds the trait and [`InMemoryLifecycleRegistry`]; it does not depend on
+//! Redis. `RedisLifecycleRegistry` lives in `rqs-redis`.
+//!
+//! # Implementing
+//! Use the re-exported [`async_trait`] attribute. The scheduler calls
+//! [`register_birth`](LifecycleRegistry::register_birth) once at start (and again when
+//! its record expired during an outage), [`instances`](LifecycleRegistry::instances) right
+//! after birth (to warn about a Python scheduler on the same data),
+//! [`heartbeat`](LifecycleRegistry::heartbeat) at every wake-up (at least once per
+//! interval), and [`register_death`](LifecycleRegistry::register_death) at a clean stop.
+//! Records must expire on the backend's side after `ttl`, without the instance's help. An
+//! [`Error::AlreadyActive`] from `register_birth` stops the scheduler (exit code 3 in the
+//! binary); [`Error::Unavailable`] is retried; anything else is retried by a daemon and
+//! ends a burst run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use async_trait::async_trait;
+pub use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::Script;
-use rqs_core::{keys, time};
-use rqs_redis::Conn;
+pub use rqs_core::BackendError as Error;
+use rqs_core::time;
+use tokio::time::Instant;
 
 /// How long a death record stays, as in rq-scheduler.
 pub const DEATH_TTL: Duration = Duration::from_secs(60);
-
-/// Errors of a lifecycle registry.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An instance of this name is alive (a record without a death exists).
-    #[error("there is already an active rq scheduler named {0:?}")]
-    AlreadyActive(String),
-    /// The backend is unreachable or timed out; the same call may succeed later.
-    #[error("lifecycle registry unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The backend refused the call.
-    #[error("lifecycle registry error: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl Error {
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
-    }
-}
-
-rqs_redis::impl_from_redis_error!(Error);
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What the registry knows of one instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InstanceRecord {
     /// Birth time as stored (Python float repr of Unix seconds).
     pub birth: Option<String>,
     /// Death time as stored, once dead.
     pub death: Option<String>,
+    /// The rqs version that registered it; `None` for another scheduler (Python's).
+    pub rqs: Option<String>,
+    /// Time of the last heartbeat (Python float repr), written by rqs only.
+    pub heartbeat: Option<String>,
+}
+
+impl InstanceRecord {
+    /// A record as rqs writes it at birth.
+    pub fn born(at: DateTime<Utc>, version: &str) -> Self {
+        Self {
+            birth: Some(stamp(at)),
+            death: None,
+            rqs: Some(version.to_owned()),
+            heartbeat: Some(stamp(at)),
+        }
+    }
+
+    /// Whether the instance has not registered its death.
+    pub fn is_alive(&self) -> bool {
+        self.death.is_none()
+    }
+
+    /// Whether an rqs instance wrote the record.
+    pub fn is_rqs(&self) -> bool {
+        self.rqs.is_some()
+    }
+}
+
+/// A time as rq-scheduler stores it: Python's `repr(time.time())`.
+pub fn stamp(at: DateTime<Utc>) -> String {
+    time::python_float_repr(time::unix_seconds(at))
 }
 
 /// Where scheduler instances announce themselves.
@@ -65,22 +86,27 @@ pub struct InstanceRecord {
 ///   [`Error::AlreadyActive`] while a record of the same name exists without a death;
 ///   otherwise it replaces any old record with a fresh birth that expires after `ttl`.
 ///   The check and the write are one atomic step.
-/// - [`heartbeat`](LifecycleRegistry::heartbeat) extends the record to `ttl` from now and
-///   reports `false` when the record no longer exists (it expired).
+/// - [`heartbeat`](LifecycleRegistry::heartbeat) records the time `at`, extends the
+///   record to `ttl` from now, and reports `false` (writing nothing) when the record no
+///   longer exists (it expired).
 /// - [`register_death`](LifecycleRegistry::register_death) adds the death time and lets
 ///   the record expire after [`DEATH_TTL`]. Registering death twice is harmless.
-/// - [`record`](LifecycleRegistry::record) reads a record.
+/// - [`record`](LifecycleRegistry::record) reads one record and
+///   [`instances`](LifecycleRegistry::instances) every record, sorted by name, whoever
+///   wrote them (Python's `rqscheduler` included).
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait LifecycleRegistry: Send + Sync {
     /// Registers a birth at `at`, refusing a name that is alive.
     async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()>;
     /// Keeps the record alive for `ttl`; `false` when it had expired.
-    async fn heartbeat(&self, name: &str, ttl: Duration) -> Result<bool>;
+    async fn heartbeat(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<bool>;
     /// Registers a death at `at`.
     async fn register_death(&self, name: &str, at: DateTime<Utc>) -> Result<()>;
     /// The record of `name`.
     async fn record(&self, name: &str) -> Result<Option<InstanceRecord>>;
+    /// Every record, by name.
+    async fn instances(&self) -> Result<Vec<(String, InstanceRecord)>>;
 }
 
 macro_rules! forward_lifecycle_registry {
@@ -90,14 +116,17 @@ macro_rules! forward_lifecycle_registry {
             async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()> {
                 (**self).register_birth(name, at, ttl).await
             }
-            async fn heartbeat(&self, name: &str, ttl: Duration) -> Result<bool> {
-                (**self).heartbeat(name, ttl).await
+            async fn heartbeat(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+                (**self).heartbeat(name, at, ttl).await
             }
             async fn register_death(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
                 (**self).register_death(name, at).await
             }
             async fn record(&self, name: &str) -> Result<Option<InstanceRecord>> {
                 (**self).record(name).await
+            }
+            async fn instances(&self) -> Result<Vec<(String, InstanceRecord)>> {
+                (**self).instances().await
             }
         }
     )*};
@@ -108,97 +137,16 @@ forward_lifecycle_registry!(Arc<T>, Box<T>, &T);
 // The trait must stay usable as `dyn LifecycleRegistry`.
 const _: Option<&dyn LifecycleRegistry> = None;
 
-static BIRTH: std::sync::LazyLock<Script> =
-    std::sync::LazyLock::new(|| Script::new(include_str!("lua/birth.lua")));
-
-fn millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn stamp(at: DateTime<Utc>) -> String {
-    time::python_float_repr(time::unix_seconds(at))
-}
-
-/// rq-scheduler's `rq:scheduler_instance:<name>` records.
-#[derive(Clone)]
-pub struct RedisLifecycleRegistry<C> {
-    conn: C,
-}
-
-impl<C> std::fmt::Debug for RedisLifecycleRegistry<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisLifecycleRegistry")
-            .finish_non_exhaustive()
-    }
-}
-
-impl<C: Conn> RedisLifecycleRegistry<C> {
-    /// A registry on `conn`.
-    pub fn new(conn: C) -> Self {
-        Self { conn }
-    }
-}
-
-#[async_trait]
-impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
-    async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()> {
-        let registered: i64 = BIRTH
-            .key(keys::instance_key(name))
-            .arg(stamp(at))
-            .arg(millis(ttl))
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        if registered == 1 {
-            Ok(())
-        } else {
-            Err(Error::AlreadyActive(name.to_owned()))
-        }
-    }
-
-    async fn heartbeat(&self, name: &str, ttl: Duration) -> Result<bool> {
-        let alive: i64 = redis::cmd("PEXPIRE")
-            .arg(keys::instance_key(name))
-            .arg(millis(ttl))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(alive == 1)
-    }
-
-    async fn register_death(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
-        let key = keys::instance_key(name);
-        redis::pipe()
-            .atomic()
-            .hset(&key, "death", stamp(at))
-            .ignore()
-            .expire(&key, DEATH_TTL.as_secs() as i64)
-            .ignore()
-            .query_async::<()>(&mut self.conn.clone())
-            .await?;
-        Ok(())
-    }
-
-    async fn record(&self, name: &str) -> Result<Option<InstanceRecord>> {
-        let fields: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(keys::instance_key(name))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(InstanceRecord {
-            birth: fields.get("birth").cloned(),
-            death: fields.get("death").cloned(),
-        }))
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Entry {
     record: InstanceRecord,
     expires: Instant,
 }
 
-/// Instance records kept in memory.
+/// Instance records kept in memory. Clones share the records.
+///
+/// It keeps time with [`tokio::time::Instant`], so tests on paused Tokio time control
+/// expiry.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryLifecycleRegistry {
     records: Arc<Mutex<HashMap<String, Entry>>>,
@@ -208,6 +156,23 @@ impl InMemoryLifecycleRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds a record as another scheduler would write it (no rqs marker), for tests.
+    pub fn insert_foreign(&self, name: &str, birth: DateTime<Utc>, ttl: Duration) {
+        self.with_live(|records| {
+            let record = InstanceRecord {
+                birth: Some(stamp(birth)),
+                ..InstanceRecord::default()
+            };
+            records.insert(
+                name.to_owned(),
+                Entry {
+                    record,
+                    expires: Instant::now() + ttl,
+                },
+            );
+        });
     }
 
     fn with_live<R>(&self, f: impl FnOnce(&mut HashMap<String, Entry>) -> R) -> R {
@@ -222,16 +187,13 @@ impl InMemoryLifecycleRegistry {
 impl LifecycleRegistry for InMemoryLifecycleRegistry {
     async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()> {
         self.with_live(|records| {
-            if records.get(name).is_some_and(|e| e.record.death.is_none()) {
+            if records.get(name).is_some_and(|e| e.record.is_alive()) {
                 return Err(Error::AlreadyActive(name.to_owned()));
             }
             records.insert(
                 name.to_owned(),
                 Entry {
-                    record: InstanceRecord {
-                        birth: Some(stamp(at)),
-                        death: None,
-                    },
+                    record: InstanceRecord::born(at, env!("CARGO_PKG_VERSION")),
                     expires: Instant::now() + ttl,
                 },
             );
@@ -239,10 +201,11 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
         })
     }
 
-    async fn heartbeat(&self, name: &str, ttl: Duration) -> Result<bool> {
+    async fn heartbeat(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         Ok(self.with_live(|records| match records.get_mut(name) {
             Some(e) => {
                 e.expires = Instant::now() + ttl;
+                e.record.heartbeat = Some(stamp(at));
                 true
             }
             None => false,
@@ -252,10 +215,7 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
     async fn register_death(&self, name: &str, at: DateTime<Utc>) -> Result<()> {
         self.with_live(|records| {
             let entry = records.entry(name.to_owned()).or_insert_with(|| Entry {
-                record: InstanceRecord {
-                    birth: None,
-                    death: None,
-                },
+                record: InstanceRecord::default(),
                 expires: Instant::now(),
             });
             entry.record.death = Some(stamp(at));
@@ -266,5 +226,16 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
 
     async fn record(&self, name: &str) -> Result<Option<InstanceRecord>> {
         Ok(self.with_live(|records| records.get(name).map(|e| e.record.clone())))
+    }
+
+    async fn instances(&self) -> Result<Vec<(String, InstanceRecord)>> {
+        Ok(self.with_live(|records| {
+            let mut all: Vec<_> = records
+                .iter()
+                .map(|(name, e)| (name.clone(), e.record.clone()))
+                .collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            all
+        }))
     }
 }

@@ -1,18 +1,5 @@
-//! The LifecycleRegistry conformance suite against every implementation in this crate.
-
-mod redis {
-    use rqs_lifecycle::RedisLifecycleRegistry;
-    use rqs_testkit::RedisServer;
-
-    rqs_testkit::lifecycle_conformance!(async {
-        let server = RedisServer::start();
-        (
-            RedisLifecycleRegistry::new(server.connection().await),
-            (),
-            server,
-        )
-    });
-}
+//! The LifecycleRegistry conformance suite against the in-memory registry, on paused time
+//! (the Redis registry runs it in `rqs-redis`).
 
 mod in_memory {
     use rqs_lifecycle::InMemoryLifecycleRegistry;

@@ -1,48 +1,69 @@
 //! The [`LockProvider`] trait: at most one scheduler instance acts at a time.
 //!
-//! Implementations:
-//! - [`RedisLockProvider`]: rq-scheduler's own key `rq:scheduler_lock` taken with
-//!   `SET NX PX`, so an rqs and a Python `rqscheduler` never act at the same time;
-//!   renew and release are Lua compare-and-expire / compare-and-delete on an owner token;
-//! - [`InMemoryLockProvider`]: the same contract inside one process.
+//! This crate holds the trait and [`InMemoryLockProvider`] (one process); it does not
+//! depend on Redis. `RedisLockProvider`, on rq-scheduler's own key `rq:scheduler_lock`,
+//! lives in `rqs-redis`; `examples/postgres-lock` in the repository is a lock on
+//! PostgreSQL advisory locks.
 //!
 //! The lock is an efficiency and compatibility device, not the last line of defence: the
 //! job store's commit is guarded by each job's score, so even two instances acting at
 //! once cannot hand the same job off twice.
+//!
+//! # Implementing
+//! Use the re-exported [`async_trait`] attribute (`#[rqs_lock::async_trait]`); a plain
+//! `async fn` in the impl fails with `E0195`. Then run the conformance suite:
+//! `rqs_testkit::lock_provider_conformance!` with a factory of handles.
+//!
+//! **Tokens.** The scheduler's token is `{name}@{birth}`: the instance name (at most
+//! [`MAX_NAME_LEN`] bytes of `[A-Za-z0-9._:-]`), `@`, and its birth time as Python prints
+//! `time.time()` (at most 24 bytes). A token is therefore at most [`MAX_TOKEN_LEN`] bytes
+//! of printable ASCII. Treat it as opaque and store it whole: two instances never share
+//! one, and the scheduler recognises its own lock by comparing tokens.
+//!
+//! **Leases.** `ttl` is the lease lifetime (default 5 s, `SchedulerConfig::lease`). The
+//! backend must expire a lease on its own side, without the holder's help: a holder that
+//! crashed or was paused never releases, and a standby can only take over once the
+//! backend itself considers the lease gone. A lease that exists only in the holder's
+//! memory (a connection-scoped lock with no expiry, say) does not satisfy the contract.
+//!
+//! **When the scheduler calls what.**
+//! - [`acquire`](LockProvider::acquire): by every instance that does not hold the lock,
+//!   once per lock retry interval (default 1 s);
+//! - [`holder`](LockProvider::holder): after a failed `acquire`, to recognise its own
+//!   token when the reply to an earlier successful `acquire` was lost;
+//! - [`renew`](LockProvider::renew): by the active instance at every wake-up (at least
+//!   once a second by default), between batches, and before a commit when less than
+//!   half of its lease is left; a `false` makes it step down at once;
+//! - [`release`](LockProvider::release): once, at a clean shutdown.
+//!
+//! The active instance also keeps its own deadline (the time it sent the last
+//! successful `acquire` or `renew`, plus `ttl`) and never commits past it, so a lease
+//! the backend expired while the holder was paused cannot be acted on.
+//!
+//! **Errors.** Return [`Error::Unavailable`] for a failure worth retrying: the
+//! scheduler retries with a growing backoff, and an active instance that cannot renew
+//! stops committing when its own deadline passes. Any other error is logged and retried
+//! by a daemon, and ends a burst run. Every call must be safe to repeat after a timeout
+//! whose effect may have happened.
+//!
+//! **Across processes.** Instances are separate processes, each with its own handle on
+//! the same lock: everything above must hold between handles, not just within one.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use async_trait::async_trait;
+pub use rqs_core::BackendError as Error;
 use tokio::time::Instant;
-
-use async_trait::async_trait;
-use redis::Script;
-use rqs_core::keys;
-use rqs_redis::Conn;
-
-/// Errors of a lock provider.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The backend is unreachable or timed out; the same call may succeed later.
-    #[error("lock provider unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The backend refused the call.
-    #[error("lock provider error: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl Error {
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
-    }
-}
-
-rqs_redis::impl_from_redis_error!(Error);
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The longest instance name the scheduler accepts.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// The longest token the scheduler uses: a name, `@`, and a birth time.
+pub const MAX_TOKEN_LEN: usize = MAX_NAME_LEN + 1 + 24;
 
 /// A lease that at most one owner holds at a time.
 ///
@@ -55,7 +76,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// - [`release`](LockProvider::release) frees the lock only when `token` holds it, and
 ///   reports whether it did. Releasing twice is harmless.
 /// - [`holder`](LockProvider::holder) names the current holder's token, if any.
-/// - Tokens are opaque strings; callers pick one that no other instance uses.
+/// - The backend expires a lease by itself; all of the above holds between handles in
+///   different processes.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait LockProvider: Send + Sync {
@@ -94,88 +116,11 @@ forward_lock_provider!(Arc<T>, Box<T>, &T);
 // The trait must stay usable as `dyn LockProvider`.
 const _: Option<&dyn LockProvider> = None;
 
-static RENEW: std::sync::LazyLock<Script> =
-    std::sync::LazyLock::new(|| Script::new(include_str!("lua/renew.lua")));
-static RELEASE: std::sync::LazyLock<Script> =
-    std::sync::LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
-
-/// Milliseconds of a lease, at least 1 (Redis refuses a zero expiry).
-fn millis(ttl: Duration) -> u64 {
-    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-/// The lock on a Redis key, by default rq-scheduler's `rq:scheduler_lock`.
-#[derive(Clone)]
-pub struct RedisLockProvider<C> {
-    conn: C,
-    key: String,
-}
-
-impl<C> std::fmt::Debug for RedisLockProvider<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisLockProvider")
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<C: Conn> RedisLockProvider<C> {
-    /// The lock on `rq:scheduler_lock`, shared with Python's `rqscheduler`.
-    pub fn new(conn: C) -> Self {
-        Self::with_key(conn, keys::SCHEDULER_LOCK)
-    }
-
-    /// A lock on another key.
-    pub fn with_key(conn: C, key: impl Into<String>) -> Self {
-        Self {
-            conn,
-            key: key.into(),
-        }
-    }
-}
-
-#[async_trait]
-impl<C: Conn> LockProvider for RedisLockProvider<C> {
-    async fn acquire(&self, token: &str, ttl: Duration) -> Result<bool> {
-        let reply: Option<String> = redis::cmd("SET")
-            .arg(&self.key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(ttl))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(reply.is_some())
-    }
-
-    async fn renew(&self, token: &str, ttl: Duration) -> Result<bool> {
-        let renewed: i64 = RENEW
-            .key(&self.key)
-            .arg(token)
-            .arg(millis(ttl))
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(renewed == 1)
-    }
-
-    async fn release(&self, token: &str) -> Result<bool> {
-        let released: i64 = RELEASE
-            .key(&self.key)
-            .arg(token)
-            .invoke_async(&mut self.conn.clone())
-            .await?;
-        Ok(released == 1)
-    }
-
-    async fn holder(&self) -> Result<Option<String>> {
-        Ok(redis::cmd("GET")
-            .arg(&self.key)
-            .query_async(&mut self.conn.clone())
-            .await?)
-    }
-}
-
-/// A lock inside one process, for tests and single-process schedulers.
+/// A lock inside one process, for tests and single-process schedulers. Clones share the
+/// lease, so each clone is a handle on the same lock.
+///
+/// It keeps time with [`tokio::time::Instant`], so tests on paused Tokio time control
+/// its expiry.
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryLockProvider {
     lease: Arc<Mutex<Option<(String, Instant)>>>,

@@ -1,35 +1,44 @@
 //! The scheduler loop.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rqs_core::plan::{self, LocalZone};
-use rqs_core::{Action, HandOff, Outcome, time};
+use rqs_core::{Action, HandOff, JobId, Outcome, QuarantineKind, ScheduledJob, time};
 use rqs_lifecycle::LifecycleRegistry;
-use rqs_lock::LockProvider;
+use rqs_lock::{LockProvider, MAX_NAME_LEN};
 use rqs_sink::QueueSink;
 use rqs_store::JobStore;
+use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::Error;
 use crate::clock::{Clock, SystemClock};
+use crate::observer::{Event, NoObserver, Observer, StepDown};
 use crate::stop::Stop;
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SchedulerConfig {
-    /// The instance name (`rq:scheduler_instance:<name>`).
+    /// The instance name (`rq:scheduler_instance:<name>`): at most
+    /// [`MAX_NAME_LEN`] bytes of `[A-Za-z0-9._:-]`.
     pub name: String,
-    /// rq-scheduler's `--interval`: the lock and heartbeat time to live is
-    /// `int(interval) + 10` seconds, and a standby instance tries the lock this often.
+    /// rq-scheduler's `--interval`: the instance record lives `int(interval) + 10`
+    /// seconds between heartbeats, as Python's does.
     pub interval: Duration,
     /// The longest the active instance sleeps before looking at the head of the schedule
-    /// again, so a job added with an earlier due time is not missed until the next
-    /// interval. The active instance also wakes exactly at the next due time.
+    /// again, so a job added with an earlier due time is not missed. The active instance
+    /// also wakes exactly at the next due time.
     pub peek_interval: Duration,
+    /// The lifetime of the lock lease. The active instance renews it when half of it is
+    /// gone; after a crash a standby takes over once it expires.
+    pub lease: Duration,
+    /// How often an instance without the lock tries to take it.
+    pub lock_retry: Duration,
     /// Quit after the first pass that held the lock (rq-scheduler's `--burst`).
     pub burst: bool,
     /// Jobs per atomic hand-off batch.
@@ -38,19 +47,30 @@ pub struct SchedulerConfig {
     pub local_zone: LocalZone,
     /// Longest wait between retries after a backend error.
     pub max_backoff: Duration,
+    /// Refuse to start while a live scheduler instance that is not rqs (a Python
+    /// `rqscheduler`) is registered, instead of warning.
+    pub exclusive: bool,
+    /// Passes in a row a job may come back stale or with a changed meta before it is
+    /// quarantined.
+    pub stuck_limit: u32,
 }
 
 impl SchedulerConfig {
-    /// rq-scheduler's defaults: 60 s interval, plus a 1 s peek and batches of 500.
+    /// The defaults: rq-scheduler's 60 s interval, a 1 s peek, a 5 s lease retried every
+    /// second, batches of 500.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             interval: Duration::from_secs(60),
             peek_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(5),
+            lock_retry: Duration::from_secs(1),
             burst: false,
             batch_size: 500,
             local_zone: LocalZone::System,
             max_backoff: Duration::from_secs(30),
+            exclusive: false,
+            stuck_limit: 5,
         }
     }
 
@@ -63,6 +83,18 @@ impl SchedulerConfig {
     /// Sets the peek interval.
     pub fn peek_interval(mut self, peek: Duration) -> Self {
         self.peek_interval = peek;
+        self
+    }
+
+    /// Sets the lease lifetime.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets how often a standby tries the lock.
+    pub fn lock_retry(mut self, retry: Duration) -> Self {
+        self.lock_retry = retry;
         self
     }
 
@@ -90,9 +122,55 @@ impl SchedulerConfig {
         self
     }
 
-    /// `int(interval) + 10` seconds, rq-scheduler's lock and heartbeat time to live.
-    pub fn ttl(&self) -> Duration {
+    /// Refuses to start beside a live non-rqs scheduler.
+    pub fn exclusive(mut self, exclusive: bool) -> Self {
+        self.exclusive = exclusive;
+        self
+    }
+
+    /// Sets how many times in a row a job may come back stale before its quarantine.
+    pub fn stuck_limit(mut self, passes: u32) -> Self {
+        self.stuck_limit = passes.max(1);
+        self
+    }
+
+    /// `int(interval) + 10` seconds, rq-scheduler's instance record time to live.
+    pub fn record_ttl(&self) -> Duration {
         Duration::from_secs(self.interval.as_secs() + 10)
+    }
+
+    /// Checks the values the backends rely on.
+    ///
+    /// # Errors
+    /// A message naming the bad value.
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= MAX_NAME_LEN
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if !name_ok {
+            return Err(format!(
+                "the instance name {:?} must be 1 to {MAX_NAME_LEN} characters of A-Z a-z 0-9 . _ : -",
+                self.name
+            ));
+        }
+        if self.lease < Duration::from_millis(100) || self.lock_retry.is_zero() {
+            return Err("the lease must be at least 100 ms and the lock retry positive".into());
+        }
+        if self.lease <= self.peek_interval.min(self.interval) {
+            return Err(format!(
+                "the lease ({:?}) must be longer than the peek interval ({:?}), or it expires between renewals",
+                self.lease, self.peek_interval
+            ));
+        }
+        Ok(())
+    }
+
+    /// How often the active instance writes its heartbeat: a third of the record's life.
+    fn heartbeat_every(&self) -> Duration {
+        (self.record_ttl() / 3).max(Duration::from_secs(1))
     }
 }
 
@@ -104,6 +182,8 @@ pub struct Stats {
     pub pushed: u64,
     /// Jobs deferred behind a dependency.
     pub deferred: u64,
+    /// Pushed or deferred jobs re-armed for a next run.
+    pub rescheduled: u64,
     /// Jobs removed because their hash was gone.
     pub unscheduled: u64,
     /// Jobs moved to the quarantine.
@@ -128,32 +208,49 @@ impl Stats {
     fn add(&mut self, other: Stats) {
         self.pushed += other.pushed;
         self.deferred += other.deferred;
+        self.rescheduled += other.rescheduled;
         self.unscheduled += other.unscheduled;
         self.quarantined += other.quarantined;
         self.skipped += other.skipped;
         self.batches += other.batches;
     }
-
-    fn moved(&self) -> u64 {
-        self.pushed + self.deferred + self.unscheduled + self.quarantined
-    }
 }
 
 /// Why a pass ended.
 enum PassEnd {
-    /// Nothing more is due.
-    Drained,
-    /// A batch made no progress (every job was changed by a client meanwhile).
-    Stalled,
+    /// Nothing more is due (`stuck` jobs are due but could not be moved); `moved` is
+    /// whether any batch was committed.
+    Drained { stuck: usize, moved: bool },
     /// Shutdown was requested between batches.
     Stopped,
-    /// Another instance holds the lock now.
-    LostLock,
+    /// The lease is gone; another instance may act.
+    SteppedDown,
+}
+
+/// What the loop remembers between turns.
+struct State {
+    token: String,
+    holding: bool,
+    /// When the last successful acquire or renew was sent: the lease lasts from there.
+    leased_at: Option<Instant>,
+    last_heartbeat: Option<Instant>,
+    /// Passes in a row each job came back stale or with a changed meta.
+    stuck: HashMap<JobId, u32>,
+    /// Passes a burst made after its first.
+    burst_retries: u32,
+}
+
+impl State {
+    fn lease_left(&self, lease: Duration) -> Duration {
+        self.leased_at
+            .map_or(Duration::ZERO, |at| lease.saturating_sub(at.elapsed()))
+    }
 }
 
 /// The scheduler: moves due jobs from a [`JobStore`] into queues described by a
 /// [`QueueSink`], while holding a [`LockProvider`] lease and announcing itself in a
-/// [`LifecycleRegistry`]. It names no backend type.
+/// [`LifecycleRegistry`]. It names no backend type, and reports what it does to an
+/// [`Observer`].
 #[derive(Debug)]
 pub struct Scheduler<S, Q, L, R> {
     store: S,
@@ -162,6 +259,7 @@ pub struct Scheduler<S, Q, L, R> {
     lifecycle: R,
     config: SchedulerConfig,
     clock: Arc<dyn Clock>,
+    observer: Arc<dyn Observer>,
 }
 
 impl<S, Q, L, R> Scheduler<S, Q, L, R>
@@ -171,7 +269,7 @@ where
     L: LockProvider,
     R: LifecycleRegistry,
 {
-    /// A scheduler on the system clock.
+    /// A scheduler on the system clock, observed by nobody.
     pub fn new(store: S, sink: Q, lock: L, lifecycle: R, config: SchedulerConfig) -> Self {
         Self {
             store,
@@ -180,6 +278,7 @@ where
             lifecycle,
             config,
             clock: Arc::new(SystemClock),
+            observer: Arc::new(NoObserver),
         }
     }
 
@@ -189,9 +288,20 @@ where
         self
     }
 
+    /// Reports every [`Event`] to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &SchedulerConfig {
         &self.config
+    }
+
+    #[allow(clippy::needless_pass_by_value)] // Callers build the event in place.
+    fn emit(&self, event: Event<'_>) {
+        self.observer.observe(&event);
     }
 
     /// Runs until `shutdown` resolves (or, in burst mode, until one pass held the lock).
@@ -203,25 +313,36 @@ where
     /// in burst mode a non-transient error ends the run.
     ///
     /// # Errors
-    /// [`Error::AlreadyActive`] when an instance of the same name is alive; a backend error
-    /// at birth; a non-transient backend error in burst mode.
+    /// [`Error::InvalidConfig`]; [`Error::AlreadyActive`] when an instance of the same
+    /// name is alive (at birth, or at a re-birth after an outage);
+    /// [`Error::ForeignScheduler`] in exclusive mode; a backend error at birth; a
+    /// non-transient backend error in burst mode.
     pub async fn run<F>(&self, shutdown: F) -> Result<Stats, Error>
     where
         F: Future<Output = ()> + Send,
     {
+        self.config.validate().map_err(Error::InvalidConfig)?;
         let name = &self.config.name;
+        self.check_foreign_schedulers().await?;
         let born = self.clock.now();
         self.lifecycle
-            .register_birth(name, born, self.config.ttl())
+            .register_birth(name, born, self.config.record_ttl())
             .await
             .map_err(birth_error)?;
-        info!(name = %name, interval = ?self.config.interval, burst = self.config.burst, "registered birth");
-        let token = format!(
-            "{name}@{}",
-            time::python_float_repr(time::unix_seconds(born))
-        );
+        self.emit(Event::Born { name });
+        info!(name = %name, interval = ?self.config.interval, lease = ?self.config.lease, burst = self.config.burst, "registered birth");
+        let mut state = State {
+            token: format!(
+                "{name}@{}",
+                time::python_float_repr(time::unix_seconds(born))
+            ),
+            holding: false,
+            leased_at: None,
+            last_heartbeat: Some(Instant::now()),
+            stuck: HashMap::new(),
+            burst_retries: 0,
+        };
         let mut stop = Stop::new(shutdown);
-        let mut holding = false;
         let mut failures = 0u32;
         let mut total = Stats::default();
 
@@ -229,10 +350,7 @@ where
             if stop.requested() {
                 break Ok(());
             }
-            match self
-                .iteration(&token, &mut holding, &mut stop, &mut total)
-                .await
-            {
+            match self.iteration(&mut state, &mut stop, &mut total).await {
                 Ok(Some(wake)) => {
                     failures = 0;
                     self.sleep_until(wake, &mut stop).await;
@@ -240,6 +358,7 @@ where
                 Ok(None) => break Ok(()),
                 Err(e) => {
                     failures += 1;
+                    self.emit(Event::Error { error: &e });
                     if let Error::AlreadyActive(_) = e {
                         error!(error = %e, "name clash at re-birth, giving up");
                         break Err(e);
@@ -259,30 +378,119 @@ where
         };
         // After a clash at re-birth the record is another instance's: leave it alone.
         let owns_record = !matches!(result, Err(Error::AlreadyActive(_)));
-        self.shut_down(&token, holding, owns_record).await;
+        self.shut_down(&mut state, owns_record).await;
+        self.emit(Event::Stopped { total: &total });
         info!(
             pushed = total.pushed,
             deferred = total.deferred,
             unscheduled = total.unscheduled,
             quarantined = total.quarantined,
+            skipped = total.skipped,
             "scheduler stopped"
         );
         result.map(|()| total)
     }
 
+    /// Warns about (or, in exclusive mode, refuses) a live scheduler instance that is
+    /// not rqs: Python's `rqscheduler` moves jobs without any guard, so running both at
+    /// once can duplicate jobs.
+    async fn check_foreign_schedulers(&self) -> Result<(), Error> {
+        let foreign: Vec<String> = self
+            .lifecycle
+            .instances()
+            .await
+            .map_err(Error::Lifecycle)?
+            .into_iter()
+            .filter(|(_, r)| r.is_alive() && !r.is_rqs())
+            .map(|(name, _)| name)
+            .collect();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        if self.config.exclusive {
+            return Err(Error::ForeignScheduler(foreign));
+        }
+        warn!(
+            instances = ?foreign,
+            "a scheduler that is not rqs (Python's rqscheduler?) is registered on this Redis; \
+             running both can hand a job over twice: stop it, then start rqs (--exclusive refuses to start)"
+        );
+        Ok(())
+    }
+
     /// One loop turn: returns when to wake next, or `None` to quit (burst done).
     async fn iteration<F: Future<Output = ()>>(
         &self,
-        token: &str,
-        holding: &mut bool,
+        state: &mut State,
         stop: &mut Stop<F>,
         total: &mut Stats,
     ) -> Result<Option<DateTime<Utc>>, Error> {
+        self.heartbeat(state).await?;
+        let lease = self.config.lease;
+        if state.holding && state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
+            self.step_down(state, lost(state, lease));
+        }
+        if !state.holding {
+            state.holding = self.take_lock(state).await?;
+            if !state.holding {
+                let retry = self.config.lock_retry.min(self.config.interval);
+                return Ok(Some(self.clock.now() + to_chrono(retry)));
+            }
+            self.became_active().await?;
+        }
+
+        let end = self.pass(state, stop, total).await?;
+        let (stuck, moved) = match end {
+            PassEnd::SteppedDown => return Ok(Some(self.clock.now())),
+            PassEnd::Stopped => return Ok(None),
+            // A burst waits for jobs it could not move yet, until they move or reach
+            // the quarantine (after `stuck_limit` passes).
+            PassEnd::Drained { stuck, .. }
+                if self.config.burst
+                    && (stuck == 0 || state.burst_retries > self.config.stuck_limit) =>
+            {
+                if stuck > 0 {
+                    warn!(stuck, "burst done, leaving jobs that could not be moved");
+                } else {
+                    info!("burst done, quitting");
+                }
+                return Ok(None);
+            }
+            PassEnd::Drained { stuck, moved } => {
+                state.burst_retries += 1;
+                (stuck, moved)
+            }
+        };
+        let now = self.clock.now();
+        let mut wake = now + to_chrono(self.config.peek_interval.min(self.config.interval));
+        let next = self.store.next_due().await.map_err(Error::Store)?;
+        self.emit(Event::Idle { next_due: next });
+        if stuck == 0
+            && let Some(next) = next
+        {
+            // A job is due once floor(now) reaches its score: at the whole second
+            // ceil(score). A head that is due already, after a pass that found nothing
+            // to move, waits for the peek: waking at once would spin. So do jobs that
+            // could not be moved (`stuck`).
+            let due_at = from_unix(next.ceil());
+            if due_at > now || moved {
+                wake = wake.min(due_at.max(now));
+            }
+        }
+        Ok(Some(wake))
+    }
+
+    async fn heartbeat(&self, state: &mut State) -> Result<(), Error> {
+        let every = self.config.heartbeat_every();
+        if state.last_heartbeat.is_some_and(|at| at.elapsed() < every) {
+            return Ok(());
+        }
         let name = &self.config.name;
-        let ttl = self.config.ttl();
+        let ttl = self.config.record_ttl();
+        let sent = Instant::now();
         if !self
             .lifecycle
-            .heartbeat(name, ttl)
+            .heartbeat(name, self.clock.now(), ttl)
             .await
             .map_err(Error::Lifecycle)?
         {
@@ -292,146 +500,236 @@ where
                 .await
                 .map_err(birth_error)?;
         }
-        let renewed = *holding && self.lock.renew(token, ttl).await.map_err(Error::Lock)?;
-        if *holding && !renewed {
-            warn!("lost the scheduler lock; trying to take it again");
-        }
-        *holding = renewed || self.take_lock(token, ttl).await?;
-        if !*holding {
-            return Ok(Some(self.clock.now() + to_chrono(self.config.interval)));
-        }
+        state.last_heartbeat = Some(sent);
+        Ok(())
+    }
 
-        let (stats, end) = self.pass(token, stop).await?;
-        total.add(stats);
-        if stats.moved() > 0 || stats.skipped > 0 {
-            info!(
-                pushed = stats.pushed,
-                deferred = stats.deferred,
-                unscheduled = stats.unscheduled,
-                quarantined = stats.quarantined,
-                skipped = stats.skipped,
-                batches = stats.batches,
-                "moved due jobs"
-            );
+    /// Renews the lease; `false` when it is no longer ours.
+    async fn renew(&self, state: &mut State) -> Result<bool, Error> {
+        let sent = Instant::now();
+        let renewed = self
+            .lock
+            .renew(&state.token, self.config.lease)
+            .await
+            .map_err(Error::Lock)?;
+        if renewed {
+            state.leased_at = Some(sent);
         }
-        match end {
-            PassEnd::LostLock => {
-                // Try to take it back at once: it may simply have expired.
-                *holding = false;
-                return Ok(Some(self.clock.now()));
-            }
-            PassEnd::Stopped => return Ok(None),
-            PassEnd::Drained | PassEnd::Stalled if self.config.burst => {
-                info!("burst done, quitting");
-                return Ok(None);
-            }
-            PassEnd::Drained | PassEnd::Stalled => {}
+        Ok(renewed)
+    }
+
+    fn step_down(&self, state: &mut State, reason: StepDown) {
+        if !state.holding {
+            return;
         }
-        // The active instance renews its lease at least every peek, well within the TTL.
-        let now = self.clock.now();
-        let cap = self.config.peek_interval.min(self.config.interval);
-        let mut wake = now + to_chrono(cap);
-        if !matches!(end, PassEnd::Stalled)
-            && let Some(next) = self.store.next_due().await.map_err(Error::Store)?
-        {
-            // A job is due once floor(now) reaches its score, i.e. at the whole second
-            // ceil(score).
-            let next = from_unix(next.ceil());
-            if next > now || stats.batches > 0 {
-                wake = wake.min(next.max(now));
-            }
+        state.holding = false;
+        state.leased_at = None;
+        self.emit(Event::SteppedDown { reason });
+        match reason {
+            StepDown::LostLock => warn!("lost the scheduler lock to another instance; standing by"),
+            StepDown::LeaseExpired => warn!(
+                "the lease ran out before it could be renewed (a pause?); standing by without writing"
+            ),
+            StepDown::Shutdown => info!("released the scheduler lock"),
         }
-        Ok(Some(wake))
     }
 
     /// Tries to take the lock. A lock that already carries our token is ours: the reply to
     /// an earlier, successful acquire was lost (a timeout), so take it back by renewing.
-    async fn take_lock(&self, token: &str, ttl: Duration) -> Result<bool, Error> {
-        if self.lock.acquire(token, ttl).await.map_err(Error::Lock)? {
+    async fn take_lock(&self, state: &mut State) -> Result<bool, Error> {
+        let sent = Instant::now();
+        if self
+            .lock
+            .acquire(&state.token, self.config.lease)
+            .await
+            .map_err(Error::Lock)?
+        {
+            state.leased_at = Some(sent);
             return Ok(true);
         }
         let holder = self.lock.holder().await.map_err(Error::Lock)?;
-        if holder.as_deref() == Some(token) {
+        if holder.as_deref() == Some(state.token.as_str()) {
             warn!("found the scheduler lock held under our own token; keeping it");
-            return self.lock.renew(token, ttl).await.map_err(Error::Lock);
+            return self.renew(state).await;
         }
-        info!(
+        // A standby tries every second: say nothing each time.
+        debug!(
             holder = holder.as_deref().unwrap_or("nobody (it was just released)"),
             "lock already taken - skipping run"
         );
         Ok(false)
     }
 
-    /// Moves due jobs in batches until none is due, the lock is lost or shutdown is asked.
+    async fn became_active(&self) -> Result<(), Error> {
+        let scheduled = self.store.count(None).await.map_err(Error::Store)?;
+        let next_due = self.store.next_due().await.map_err(Error::Store)?;
+        self.emit(Event::Active {
+            scheduled: Some(scheduled),
+            next_due,
+        });
+        let next = next_due.map_or_else(|| "none".to_owned(), |s| from_unix(s).to_rfc3339());
+        info!(
+            scheduled,
+            next_due = %next,
+            "became the active instance"
+        );
+        Ok(())
+    }
+
+    /// Moves due jobs in batches until none is due, the lease is gone or shutdown is asked.
     async fn pass<F: Future<Output = ()>>(
         &self,
-        token: &str,
+        state: &mut State,
         stop: &mut Stop<F>,
-    ) -> Result<(Stats, PassEnd), Error> {
-        let mut stats = Stats::default();
-        loop {
+        total: &mut Stats,
+    ) -> Result<PassEnd, Error> {
+        // Jobs of this pass that could not be moved stay at the head: skip them.
+        let mut offset = 0usize;
+        let mut batches = 0u64;
+        let mut stuck_now: HashSet<JobId> = HashSet::new();
+        let end = loop {
+            // Shutdown is honoured between batches, never inside one.
+            if batches > 0 && stop.requested() {
+                break PassEnd::Stopped;
+            }
+            batches += 1;
+            let started = Instant::now();
             let now = self.clock.now();
             let until = time::floor_seconds(now) as f64;
             let due = self
                 .store
-                .due(until, self.config.batch_size)
+                .due(until, offset, self.config.batch_size)
                 .await
                 .map_err(Error::Store)?;
             if due.is_empty() {
-                return Ok((stats, PassEnd::Drained));
+                break PassEnd::Drained {
+                    stuck: stuck_now.len(),
+                    moved: batches > 1,
+                };
             }
-            let full = due.len() >= self.config.batch_size;
-            let batch: Vec<HandOff> = due
-                .iter()
-                .map(|job| {
-                    let (handoff, notes) = plan::decide(job, now, &self.config.local_zone, |j| {
-                        self.sink.prepare(j, now)
-                    });
-                    for note in notes {
-                        warn!(job = %note.job_id, "{}", note.message);
-                    }
-                    handoff
-                })
-                .collect();
+            let batch: Vec<HandOff> = due.iter().map(|job| self.decide(job, state, now)).collect();
+            // Never write on a lease that may be gone: after a pause (SIGSTOP) the backend
+            // may have given it to another instance.
+            let lease = self.config.lease;
+            if state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
+                self.step_down(state, lost(state, lease));
+                break PassEnd::SteppedDown;
+            }
             let outcomes = self.store.commit(&batch).await.map_err(Error::Store)?;
-            let mut batch_stats = Stats {
+            let committed = self.clock.now();
+            let mut stats = Stats {
                 batches: 1,
                 ..Stats::default()
             };
-            for (handoff, outcome) in batch.iter().zip(&outcomes) {
-                debug!(job = %handoff.job_id, outcome = %outcome, "hand-off");
-                match (outcome, &handoff.action) {
-                    (Outcome::Vanished, _) => warn!(
-                        job = %handoff.job_id,
-                        "job hash disappeared before its hand-off: removed from the schedule"
-                    ),
-                    (Outcome::Quarantined, Action::Enqueue { .. }) => warn!(
-                        job = %handoff.job_id,
-                        "quarantined by the store: one of its keys has the wrong type (reason in rqs:quarantine)"
-                    ),
-                    _ => {}
+            let mut progress = false;
+            let mut meta_changed = 0;
+            for ((job, handoff), outcome) in due.iter().zip(&batch).zip(&outcomes) {
+                stats.count(*outcome);
+                self.report(job, handoff, *outcome, committed, &mut stats);
+                match outcome {
+                    Outcome::Stale | Outcome::MetaChanged => {
+                        meta_changed += usize::from(*outcome == Outcome::MetaChanged);
+                        *state.stuck.entry(job.id.clone()).or_insert(0) += 1;
+                        stuck_now.insert(job.id.clone());
+                    }
+                    _ => {
+                        progress = true;
+                        state.stuck.remove(&job.id);
+                    }
                 }
-                batch_stats.count(*outcome);
             }
-            stats.add(batch_stats);
-            if batch_stats.moved() == 0 {
-                return Ok((stats, PassEnd::Stalled));
+            // A stale job was moved by a client, so it left the head; a job whose meta
+            // changed is still there. A batch that moved nothing is skipped whole, so a
+            // job that keeps failing can never hold up the ones behind it.
+            offset += if progress { meta_changed } else { due.len() };
+            total.add(stats);
+            self.emit(Event::Batch {
+                stats: &stats,
+                duration: started.elapsed(),
+            });
+            info!(
+                pushed = stats.pushed,
+                deferred = stats.deferred,
+                rescheduled = stats.rescheduled,
+                unscheduled = stats.unscheduled,
+                quarantined = stats.quarantined,
+                skipped = stats.skipped,
+                "handed over a batch"
+            );
+        };
+        // Only passes in a row count: forget jobs that moved or were not seen this time.
+        state.stuck.retain(|id, _| stuck_now.contains(id));
+        Ok(end)
+    }
+
+    fn decide(&self, job: &ScheduledJob, state: &State, now: DateTime<Utc>) -> HandOff {
+        let tries = state.stuck.get(&job.id).copied().unwrap_or(0);
+        if tries >= self.config.stuck_limit {
+            let reason = format!(
+                "its hand-off came back stale or with a changed meta {tries} passes in a row"
+            );
+            warn!(job = %job.id, "{reason}: moving it to the quarantine");
+            return HandOff {
+                job_id: job.id.clone(),
+                read_score: job.score,
+                action: Action::Quarantine {
+                    kind: QuarantineKind::Stuck,
+                    reason,
+                    at: time::floor_seconds(now),
+                },
+            };
+        }
+        let (handoff, notes) = plan::decide(job, now, &self.config.local_zone, |j| {
+            self.sink.prepare(j, now)
+        });
+        for note in notes {
+            warn!(job = %note.job_id, "{}", note.message);
+        }
+        handoff
+    }
+
+    fn report(
+        &self,
+        job: &ScheduledJob,
+        handoff: &HandOff,
+        outcome: Outcome,
+        committed: DateTime<Utc>,
+        stats: &mut Stats,
+    ) {
+        let (queue, rescheduled, quarantine) = match &handoff.action {
+            Action::Enqueue { enqueue, next, .. } => {
+                let moved = matches!(outcome, Outcome::Pushed | Outcome::Deferred);
+                let kind = (outcome == Outcome::Quarantined).then_some(QuarantineKind::WrongType);
+                (Some(&enqueue.queue), moved && next.is_some(), kind)
             }
-            if !full {
-                return Ok((stats, PassEnd::Drained));
+            Action::Quarantine { kind, .. } => (None, false, Some(*kind)),
+            Action::Unschedule { .. } => (None, false, None),
+        };
+        if rescheduled {
+            stats.rescheduled += 1;
+        }
+        let lateness = (time::unix_seconds(committed) - job.score).max(0.0);
+        self.emit(Event::HandedOff {
+            job: &job.id,
+            queue,
+            outcome,
+            rescheduled,
+            quarantine: quarantine.filter(|_| outcome == Outcome::Quarantined),
+            lateness: Duration::try_from_secs_f64(lateness).unwrap_or(Duration::MAX),
+        });
+        match (outcome, queue) {
+            (Outcome::Vanished, _) => warn!(
+                job = %job.id,
+                "job hash disappeared before its hand-off: removed from the schedule"
+            ),
+            (Outcome::Quarantined, Some(_)) => warn!(
+                job = %job.id,
+                "quarantined by the store: one of its keys has the wrong type (reason in the quarantine)"
+            ),
+            (_, Some(queue)) => {
+                debug!(job = %job.id, queue = %queue, outcome = %outcome, "hand-off")
             }
-            if stop.requested() {
-                return Ok((stats, PassEnd::Stopped));
-            }
-            if !self
-                .lock
-                .renew(token, self.config.ttl())
-                .await
-                .map_err(Error::Lock)?
-            {
-                warn!("lost the scheduler lock in the middle of a pass; standing by");
-                return Ok((stats, PassEnd::LostLock));
-            }
+            (_, None) => debug!(job = %job.id, outcome = %outcome, "hand-off"),
         }
     }
 
@@ -451,10 +749,10 @@ where
 
     /// Releases the lock and registers death, logging (not returning) errors: the process
     /// is ending either way, and the lock and record expire on their own.
-    async fn shut_down(&self, token: &str, holding: bool, owns_record: bool) {
-        if holding {
-            match self.lock.release(token).await {
-                Ok(true) => debug!("released the scheduler lock"),
+    async fn shut_down(&self, state: &mut State, owns_record: bool) {
+        if state.holding {
+            match self.lock.release(&state.token).await {
+                Ok(true) => self.step_down(state, StepDown::Shutdown),
                 Ok(false) => warn!("the scheduler lock was no longer ours at shutdown"),
                 Err(e) => {
                     warn!(error = %e, "could not release the scheduler lock; it expires on its own")
@@ -473,6 +771,15 @@ where
         } else {
             info!(name = %self.config.name, "registered death");
         }
+    }
+}
+
+/// Why a renew failed: our lease had run out (a pause), or another instance took it.
+fn lost(state: &State, lease: Duration) -> StepDown {
+    if state.lease_left(lease).is_zero() {
+        StepDown::LeaseExpired
+    } else {
+        StepDown::LostLock
     }
 }
 

@@ -1,18 +1,21 @@
 //! Unit tests of the loop's logic with mocked components and paused Tokio time.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mockall::Sequence;
-use rqs_core::{Action, Enqueue, EnqueueOptions, JobHash, Outcome, ScheduledJob};
-use rqs_lifecycle::MockLifecycleRegistry;
+use rqs_core::{
+    Action, BackendError, Enqueue, EnqueueOptions, JobHash, Outcome, QuarantineKind, ScheduledJob,
+};
+use rqs_lifecycle::{InstanceRecord, MockLifecycleRegistry};
 use rqs_lock::MockLockProvider;
 use rqs_sink::MockQueueSink;
 use rqs_store::MockJobStore;
 use tokio::time::Instant;
 
-use crate::{Error, Scheduler, SchedulerConfig, TokioClock};
+use crate::{Error, Event, Observer, Scheduler, SchedulerConfig, TokioClock};
 
 type TestScheduler =
     Scheduler<MockJobStore, MockQueueSink, MockLockProvider, MockLifecycleRegistry>;
@@ -22,11 +25,11 @@ fn origin() -> DateTime<Utc> {
 }
 
 fn job(id: &str, score: f64) -> ScheduledJob {
-    ScheduledJob {
-        id: id.into(),
+    ScheduledJob::new(
+        id,
         score,
-        hash: Some(JobHash::from_pairs([("data", "x"), ("origin", "default")])),
-    }
+        Some(JobHash::from_pairs([("data", "x"), ("origin", "default")])),
+    )
 }
 
 fn sink() -> MockQueueSink {
@@ -39,8 +42,9 @@ fn sink() -> MockQueueSink {
 /// A lifecycle that accepts birth, heartbeats and death any number of times.
 fn lifecycle() -> MockLifecycleRegistry {
     let mut r = MockLifecycleRegistry::new();
+    r.expect_instances().returning(|| Ok(vec![]));
     r.expect_register_birth().returning(|_, _, _| Ok(()));
-    r.expect_heartbeat().returning(|_, _| Ok(true));
+    r.expect_heartbeat().returning(|_, _, _| Ok(true));
     r.expect_register_death().returning(|_, _| Ok(()));
     r
 }
@@ -52,6 +56,28 @@ fn free_lock() -> MockLockProvider {
     l.expect_renew().returning(|_, _| Ok(true));
     l.expect_release().returning(|_| Ok(true));
     l
+}
+
+/// A store whose `due` hands out `batches` in turn (ignoring its arguments), then
+/// nothing, and records every call as (elapsed, until, offset).
+struct Script {
+    store: MockJobStore,
+    calls: Arc<Mutex<Vec<(Duration, f64, usize)>>>,
+}
+
+fn scripted(batches: Vec<Vec<ScheduledJob>>, next_due: Option<f64>) -> Script {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let queue = Mutex::new(VecDeque::from(batches));
+    let started = Instant::now();
+    let mut store = MockJobStore::new();
+    let c = calls.clone();
+    store.expect_due().returning(move |until, offset, _| {
+        c.lock().unwrap().push((started.elapsed(), until, offset));
+        Ok(queue.lock().unwrap().pop_front().unwrap_or_default())
+    });
+    store.expect_count().returning(|_| Ok(0));
+    store.expect_next_due().returning(move || Ok(next_due));
+    Script { store, calls }
 }
 
 fn scheduler(
@@ -68,6 +94,36 @@ fn pushed(n: usize) -> Vec<Outcome> {
     vec![Outcome::Pushed; n]
 }
 
+/// Records the events it sees, as short strings.
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Observer for Recorder {
+    fn observe(&self, event: &Event<'_>) {
+        let line = match event {
+            Event::Born { name } => format!("born {name}"),
+            Event::Active { scheduled, .. } => format!("active {scheduled:?}"),
+            Event::SteppedDown { reason } => format!("down {reason:?}"),
+            Event::HandedOff {
+                job,
+                outcome,
+                rescheduled,
+                quarantine,
+                lateness,
+                ..
+            } => format!(
+                "job {job} {outcome} rescheduled={rescheduled} {quarantine:?} late={}s",
+                lateness.as_secs()
+            ),
+            Event::Batch { stats, .. } => format!("batch pushed={}", stats.pushed),
+            Event::Idle { next_due } => format!("idle {next_due:?}"),
+            Event::Error { error } => format!("error {}", error.kind()),
+            Event::Stopped { total } => format!("stopped pushed={}", total.pushed),
+        };
+        self.0.lock().unwrap().push(line);
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn burst_moves_due_jobs_in_order_then_releases_and_dies() {
     let mut seq = Sequence::new();
@@ -77,19 +133,19 @@ async fn burst_moves_due_jobs_in_order_then_releases_and_dies() {
     let mut store = MockJobStore::new();
 
     lifecycle
+        .expect_instances()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(vec![]));
+    lifecycle
         .expect_register_birth()
         .withf(|name, at, ttl| name == "n1" && *at == origin() && *ttl == Duration::from_secs(70))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(()));
-    lifecycle
-        .expect_heartbeat()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| Ok(true));
     let t = token.clone();
     lock.expect_acquire()
-        .withf(|_, ttl| *ttl == Duration::from_secs(70))
+        .withf(|_, ttl| *ttl == Duration::from_secs(5))
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |tok, _| {
@@ -97,11 +153,21 @@ async fn burst_moves_due_jobs_in_order_then_releases_and_dies() {
             Ok(true)
         });
     store
-        .expect_due()
-        .withf(|until, limit| *until == 1_800_000_000.0 && *limit == 500)
+        .expect_count()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(vec![job("a", 1.0), job("b", 2.0)]));
+        .returning(|_| Ok(2));
+    store
+        .expect_next_due()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some(1.0)));
+    store
+        .expect_due()
+        .withf(|until, offset, limit| *until == 1_800_000_000.0 && *offset == 0 && *limit == 500)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(vec![job("a", 1.0), job("b", 2.0)]));
     store
         .expect_commit()
         .withf(|batch| {
@@ -116,6 +182,11 @@ async fn burst_moves_due_jobs_in_order_then_releases_and_dies() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|b| Ok(pushed(b.len())));
+    store
+        .expect_due()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(vec![]));
     let t = token.clone();
     lock.expect_release()
         .withf(move |tok| *tok == *t.lock().unwrap())
@@ -128,20 +199,34 @@ async fn burst_moves_due_jobs_in_order_then_releases_and_dies() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
 
+    let recorder = Arc::new(Recorder::default());
     let s = scheduler(
         store,
         lock,
         lifecycle,
         SchedulerConfig::new("n1").burst(true),
-    );
+    )
+    .with_observer(recorder.clone());
     let stats = s.run(std::future::pending()).await.unwrap();
     assert_eq!(stats.pushed, 2);
     assert_eq!(stats.batches, 1);
     assert!(token.lock().unwrap().starts_with("n1@"));
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        [
+            "born n1",
+            "active Some(2)",
+            "job a pushed rescheduled=false None late=1799999999s",
+            "job b pushed rescheduled=false None late=1799999998s",
+            "batch pushed=2",
+            "down Shutdown",
+            "stopped pushed=2",
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
-async fn burst_waits_for_the_lock_like_rqscheduler() {
+async fn a_standby_retries_the_lock_every_second_quietly() {
     let mut lock = MockLockProvider::new();
     let attempts = Arc::new(Mutex::new(0));
     let a = attempts.clone();
@@ -154,33 +239,30 @@ async fn burst_waits_for_the_lock_like_rqscheduler() {
         .times(2)
         .returning(|| Ok(Some("1795804932.2265215".into())));
     lock.expect_release().times(1).returning(|_| Ok(true));
-    let mut store = MockJobStore::new();
-    let started = Instant::now();
-    store.expect_due().times(1).returning(move |_, _| {
-        assert_eq!(
-            started.elapsed(),
-            Duration::from_secs(2 * 5),
-            "tried every interval"
-        );
-        Ok(vec![])
-    });
+    let script = scripted(vec![], None);
     let config = SchedulerConfig::new("n")
         .burst(true)
         .interval(Duration::from_secs(5));
-    scheduler(store, lock, lifecycle(), config)
+    scheduler(script.store, lock, lifecycle(), config)
         .run(std::future::pending())
         .await
         .unwrap();
     assert_eq!(*attempts.lock().unwrap(), 3);
+    assert_eq!(
+        script.calls.lock().unwrap()[0].0,
+        Duration::from_secs(2),
+        "tried every second"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn refuses_to_start_when_the_name_is_alive() {
     let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle.expect_instances().returning(|| Ok(vec![]));
     lifecycle
         .expect_register_birth()
         .times(1)
-        .returning(|n, _, _| Err(rqs_lifecycle::Error::AlreadyActive(n.to_owned())));
+        .returning(|n, _, _| Err(BackendError::AlreadyActive(n.to_owned())));
     // No lock, store or death expectations: touching them fails the test.
     let s = scheduler(
         MockJobStore::new(),
@@ -196,30 +278,86 @@ async fn refuses_to_start_when_the_name_is_alive() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_bad_name_is_refused_before_any_call() {
+    for name in ["", "has space", "new\nline", &"n".repeat(65)] {
+        let s = scheduler(
+            MockJobStore::new(),
+            MockLockProvider::new(),
+            MockLifecycleRegistry::new(),
+            SchedulerConfig::new(name),
+        );
+        let err = s.run(std::future::pending()).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)), "{name:?}: {err:?}");
+    }
+}
+
+fn python_instance() -> Vec<(String, InstanceRecord)> {
+    let mut record = InstanceRecord::default();
+    record.birth = Some("1795804227.8".into());
+    vec![("python-one".to_owned(), record)]
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_python_scheduler_is_refused_in_exclusive_mode() {
+    let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle
+        .expect_instances()
+        .times(1)
+        .returning(|| Ok(python_instance()));
+    let s = scheduler(
+        MockJobStore::new(),
+        MockLockProvider::new(),
+        lifecycle,
+        SchedulerConfig::new("n").exclusive(true),
+    );
+    let err = s.run(std::future::pending()).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::ForeignScheduler(names) if names == &["python-one"]),
+        "{err:?}"
+    );
+    // Without --exclusive it is only a warning.
+    let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle
+        .expect_instances()
+        .returning(|| Ok(python_instance()));
+    lifecycle
+        .expect_register_birth()
+        .returning(|_, _, _| Ok(()));
+    lifecycle.expect_register_death().returning(|_, _| Ok(()));
+    let script = scripted(vec![], None);
+    scheduler(
+        script.store,
+        free_lock(),
+        lifecycle,
+        SchedulerConfig::new("n").burst(true),
+    )
+    .run(std::future::pending())
+    .await
+    .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_during_sleep_releases_the_lock_and_registers_death() {
-    let mut store = MockJobStore::new();
-    store.expect_due().returning(|_, _| Ok(vec![]));
-    store.expect_next_due().returning(|| Ok(None));
+    let script = scripted(vec![], None);
     let mut lock = MockLockProvider::new();
     lock.expect_acquire().times(1).returning(|_, _| Ok(true));
-    // Woken every peek (1 s) for 10 s: about ten renewals keep the lease.
-    lock.expect_renew().times(9..=10).returning(|_, _| Ok(true));
+    // Woken every second for 10 s; the 5 s lease is renewed once half of it is gone.
+    lock.expect_renew().times(3..=4).returning(|_, _| Ok(true));
     lock.expect_release().times(1).returning(|_| Ok(true));
     let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle.expect_instances().returning(|| Ok(vec![]));
     lifecycle
         .expect_register_birth()
         .times(1)
         .returning(|_, _, _| Ok(()));
-    lifecycle
-        .expect_heartbeat()
-        .times(10..=11)
-        .returning(|_, _| Ok(true));
+    // The record lives 70 s: a heartbeat every 23 s is plenty, none in 10 s.
+    lifecycle.expect_heartbeat().times(0);
     lifecycle
         .expect_register_death()
         .times(1)
         .returning(|_, _| Ok(()));
     let started = Instant::now();
-    scheduler(store, lock, lifecycle, SchedulerConfig::new("n"))
+    scheduler(script.store, lock, lifecycle, SchedulerConfig::new("n"))
         .run(tokio::time::sleep(Duration::from_millis(10_500)))
         .await
         .unwrap();
@@ -228,28 +366,49 @@ async fn shutdown_during_sleep_releases_the_lock_and_registers_death() {
         Duration::from_millis(10_500),
         "stops at once"
     );
+    assert_eq!(script.calls.lock().unwrap().len(), 11, "one read a second");
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_keep_the_record_alive_a_third_of_its_life_apart() {
+    let beats = Arc::new(Mutex::new(Vec::new()));
+    let b = beats.clone();
+    let started = Instant::now();
+    let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle.expect_instances().returning(|| Ok(vec![]));
+    lifecycle
+        .expect_register_birth()
+        .returning(|_, _, _| Ok(()));
+    lifecycle
+        .expect_heartbeat()
+        .withf(|_, _, ttl| *ttl == Duration::from_secs(11))
+        .returning(move |_, _, _| {
+            b.lock().unwrap().push(started.elapsed().as_secs());
+            Ok(true)
+        });
+    lifecycle.expect_register_death().returning(|_, _| Ok(()));
+    let script = scripted(vec![], None);
+    let config = SchedulerConfig::new("n").interval(Duration::from_secs(1));
+    scheduler(script.store, free_lock(), lifecycle, config)
+        .run(tokio::time::sleep(Duration::from_millis(12_500)))
+        .await
+        .unwrap();
+    assert_eq!(*beats.lock().unwrap(), [4, 8, 12]);
 }
 
 /// Runs a daemon for 9 s of paused time with an empty schedule whose head is due at
 /// `next_due`, and a one-minute peek; returns (elapsed, until) of every `due` call.
 async fn due_calls_with_head_at(next_due: f64) -> Vec<(Duration, f64)> {
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let c = calls.clone();
-    let started = Instant::now();
-    let mut store = MockJobStore::new();
-    store.expect_due().returning(move |until, _| {
-        c.lock().unwrap().push((started.elapsed(), until));
-        Ok(vec![])
-    });
-    store
-        .expect_next_due()
-        .returning(move || Ok(Some(next_due)));
-    let config = SchedulerConfig::new("n").peek_interval(Duration::from_secs(60));
-    scheduler(store, free_lock(), lifecycle(), config)
+    let script = scripted(vec![], Some(next_due));
+    let config = SchedulerConfig::new("n")
+        .peek_interval(Duration::from_secs(60))
+        .lease(Duration::from_secs(120));
+    scheduler(script.store, free_lock(), lifecycle(), config)
         .run(tokio::time::sleep(Duration::from_secs(9)))
         .await
         .unwrap();
-    calls.lock().unwrap().clone()
+    let calls = script.calls.lock().unwrap();
+    calls.iter().map(|(at, until, _)| (*at, *until)).collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -277,51 +436,191 @@ async fn a_fractional_score_wakes_at_the_second_it_becomes_due() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_lost_lock_stops_the_pass_between_batches() {
+async fn a_lost_lock_stops_the_pass_before_the_next_commit() {
     let mut store = MockJobStore::new();
     let mut seq = Sequence::new();
+    store.expect_count().returning(|_| Ok(0));
+    store.expect_next_due().returning(|| Ok(None));
     store
         .expect_due()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(vec![job("a", 1.0), job("b", 1.0)]));
+        .returning(|_, _, _| Ok(vec![job("a", 1.0), job("b", 1.0)]));
     store
         .expect_commit()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|b| Ok(pushed(b.len())));
+    // The next batch is read after the lease is half gone: it must be renewed first,
+    // and that fails, so this batch is never committed.
     store
         .expect_due()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(vec![]));
+        .returning(|_, _, _| Ok(vec![job("c", 1.0)]));
+    store
+        .expect_due()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(vec![]));
     let mut lock = MockLockProvider::new();
-    lock.expect_acquire().times(2).returning(|_, _| Ok(true));
-    lock.expect_renew().times(1).returning(|_, _| Ok(false));
+    let mut lseq = Sequence::new();
+    lock.expect_acquire()
+        .times(1)
+        .in_sequence(&mut lseq)
+        .returning(|_, _| Ok(true));
+    lock.expect_renew()
+        .times(1)
+        .in_sequence(&mut lseq)
+        .returning(|_, _| Ok(false));
+    lock.expect_acquire()
+        .times(1)
+        .in_sequence(&mut lseq)
+        .returning(|_, _| Ok(true));
     lock.expect_release().times(1).returning(|_| Ok(true));
+    let recorder = Arc::new(Recorder::default());
+    // A commit that takes 3 s of a 5 s lease.
+    let slow = SlowCommits {
+        inner: store,
+        delay: Duration::from_secs(3),
+    };
     let config = SchedulerConfig::new("n").burst(true).batch_size(2);
-    let stats = scheduler(store, lock, lifecycle(), config)
+    let stats = Scheduler::new(slow, sink(), lock, lifecycle(), config)
+        .with_clock(Arc::new(TokioClock::starting_at(origin())))
+        .with_observer(recorder.clone())
         .run(std::future::pending())
         .await
         .unwrap();
     assert_eq!(stats.pushed, 2);
+    assert!(
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .contains(&"down LostLock".to_owned()),
+        "{:?}",
+        recorder.0.lock().unwrap()
+    );
+}
+
+/// A store whose commits take `delay` of (paused) time.
+#[derive(Debug)]
+struct SlowCommits {
+    inner: MockJobStore,
+    delay: Duration,
+}
+
+#[async_trait::async_trait]
+impl rqs_store::JobStore for SlowCommits {
+    async fn due(
+        &self,
+        until: f64,
+        offset: usize,
+        limit: usize,
+    ) -> rqs_store::Result<Vec<ScheduledJob>> {
+        self.inner.due(until, offset, limit).await
+    }
+    async fn next_due(&self) -> rqs_store::Result<Option<f64>> {
+        self.inner.next_due().await
+    }
+    async fn count(&self, until: Option<f64>) -> rqs_store::Result<u64> {
+        self.inner.count(until).await
+    }
+    async fn commit(&self, batch: &[rqs_core::HandOff]) -> rqs_store::Result<Vec<Outcome>> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.commit(batch).await
+    }
+}
+
+/// A pause longer than the lease (SIGSTOP) between the read and the commit: the instance
+/// notices before it writes, and steps down with one event.
+#[tokio::test(start_paused = true)]
+async fn a_pause_longer_than_the_lease_steps_down_without_writing() {
+    let mut store = MockJobStore::new();
+    store.expect_count().returning(|_| Ok(0));
+    store.expect_next_due().returning(|| Ok(None));
+    // The process is stopped right after this read (PausedReads below).
+    store
+        .expect_due()
+        .times(1)
+        .returning(|_, _, _| Ok(vec![job("a", 1.0)]));
+    store.expect_commit().times(0);
+    let mut lock = MockLockProvider::new();
+    lock.expect_acquire().times(1).returning(|_, _| Ok(true));
+    lock.expect_renew().times(1).returning(|_, _| Ok(false));
+    lock.expect_holder()
+        .returning(|| Ok(Some("other@1.0".into())));
+    lock.expect_acquire().returning(|_, _| Ok(false));
+    let recorder = Arc::new(Recorder::default());
+    let paused = PausedReads {
+        inner: store,
+        pause: Duration::from_secs(8),
+    };
+    Scheduler::new(paused, sink(), lock, lifecycle(), SchedulerConfig::new("n"))
+        .with_clock(Arc::new(TokioClock::starting_at(origin())))
+        .with_observer(recorder.clone())
+        .run(tokio::time::sleep(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    let events = recorder.0.lock().unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.starts_with("down LeaseExpired"))
+            .count(),
+        1,
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.starts_with("job ")), "{events:?}");
+}
+
+/// A store whose reads return after `pause` of (paused) time.
+#[derive(Debug)]
+struct PausedReads {
+    inner: MockJobStore,
+    pause: Duration,
+}
+
+#[async_trait::async_trait]
+impl rqs_store::JobStore for PausedReads {
+    async fn due(
+        &self,
+        until: f64,
+        offset: usize,
+        limit: usize,
+    ) -> rqs_store::Result<Vec<ScheduledJob>> {
+        let jobs = self.inner.due(until, offset, limit).await;
+        tokio::time::sleep(self.pause).await;
+        jobs
+    }
+    async fn next_due(&self) -> rqs_store::Result<Option<f64>> {
+        self.inner.next_due().await
+    }
+    async fn count(&self, until: Option<f64>) -> rqs_store::Result<u64> {
+        self.inner.count(until).await
+    }
+    async fn commit(&self, batch: &[rqs_core::HandOff]) -> rqs_store::Result<Vec<Outcome>> {
+        self.inner.commit(batch).await
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn transient_errors_are_retried_with_backoff() {
     let mut store = MockJobStore::new();
     let mut seq = Sequence::new();
+    store.expect_count().returning(|_| Ok(0));
+    store.expect_next_due().returning(|| Ok(None));
     store
         .expect_due()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Err(rqs_store::Error::Unavailable("connection reset".into())));
+        .returning(|_, _, _| Err(BackendError::Unavailable("connection reset".into())));
     let started = Instant::now();
     store
         .expect_due()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _| {
+        .returning(move |_, _, _| {
             assert_eq!(started.elapsed(), Duration::from_millis(200));
             Ok(vec![job("a", 1.0)])
         });
@@ -330,58 +629,86 @@ async fn transient_errors_are_retried_with_backoff() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|b| Ok(pushed(b.len())));
+    store
+        .expect_due()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(vec![]));
+    let recorder = Arc::new(Recorder::default());
     let stats = scheduler(
         store,
         free_lock(),
         lifecycle(),
         SchedulerConfig::new("n").burst(true),
     )
+    .with_observer(recorder.clone())
     .run(std::future::pending())
     .await
     .unwrap();
     assert_eq!(stats.pushed, 1);
+    assert!(
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .contains(&"error unavailable".to_owned())
+    );
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_non_transient_error_ends_a_burst() {
+async fn a_non_transient_error_ends_a_burst_and_keeps_the_counts_so_far() {
     let mut store = MockJobStore::new();
+    let mut seq = Sequence::new();
+    store.expect_count().returning(|_| Ok(0));
     store
         .expect_due()
         .times(1)
-        .returning(|_, _| Err(rqs_store::Error::Backend("WRONGTYPE".into())));
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(vec![job("a", 1.0)]));
+    store
+        .expect_commit()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|b| Ok(pushed(b.len())));
+    store
+        .expect_due()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(BackendError::Other("WRONGTYPE".into())));
+    store.expect_next_due().returning(|| Ok(None));
+    let recorder = Arc::new(Recorder::default());
     let err = scheduler(
         store,
         free_lock(),
         lifecycle(),
         SchedulerConfig::new("n").burst(true),
     )
+    .with_observer(recorder.clone())
     .run(std::future::pending())
     .await
     .unwrap_err();
     assert!(matches!(err, Error::Store(_)), "{err:?}");
+    assert_eq!(
+        recorder.0.lock().unwrap().last().unwrap(),
+        "stopped pushed=1",
+        "the committed batch still counts"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn missing_jobs_are_unscheduled_and_unreadable_ones_quarantined() {
-    let mut store = MockJobStore::new();
     let mut corrupt = job("corrupt", 2.0);
     if let Some(h) = corrupt.hash.as_mut() {
         h.set("ttl", "soon");
     }
-    let missing = ScheduledJob {
-        id: "missing".into(),
-        score: 1.0,
-        hash: None,
-    };
-    store
-        .expect_due()
-        .times(1)
-        .returning(move |_, _| Ok(vec![missing.clone(), corrupt.clone(), job("ok", 3.0)]));
-    store
+    let missing = ScheduledJob::new("missing", 1.0, None);
+    let mut script = scripted(vec![vec![missing, corrupt, job("ok", 3.0)]], None);
+    script
+        .store
         .expect_commit()
         .withf(|b| {
             matches!(b[0].action, Action::Unschedule { .. })
-                && matches!(&b[1].action, Action::Quarantine { reason, at }
+                && matches!(&b[1].action, Action::Quarantine { reason, at, kind: QuarantineKind::InvalidField }
                     if reason.contains("ttl") && *at == 1_800_000_000)
                 && matches!(b[2].action, Action::Enqueue { .. })
         })
@@ -393,12 +720,14 @@ async fn missing_jobs_are_unscheduled_and_unreadable_ones_quarantined() {
                 Outcome::Pushed,
             ])
         });
+    let recorder = Arc::new(Recorder::default());
     let stats = scheduler(
-        store,
+        script.store,
         free_lock(),
         lifecycle(),
         SchedulerConfig::new("n").burst(true),
     )
+    .with_observer(recorder.clone())
     .run(std::future::pending())
     .await
     .unwrap();
@@ -406,18 +735,22 @@ async fn missing_jobs_are_unscheduled_and_unreadable_ones_quarantined() {
         (stats.unscheduled, stats.quarantined, stats.pushed),
         (1, 1, 1)
     );
+    assert!(
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.starts_with("job corrupt quarantined rescheduled=false Some(InvalidField)"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_between_batches_finishes_the_batch_in_flight() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let tx = Mutex::new(Some(tx));
-    let mut store = MockJobStore::new();
-    store
-        .expect_due()
-        .times(1)
-        .returning(|_, _| Ok(vec![job("a", 1.0)]));
-    store.expect_commit().times(1).returning(move |b| {
+    let mut script = scripted(vec![vec![job("a", 1.0)], vec![job("b", 1.0)]], None);
+    script.store.expect_commit().times(1).returning(move |b| {
         // Shutdown arrives while the batch is being committed.
         if let Some(tx) = tx.lock().unwrap().take() {
             let _ = tx.send(());
@@ -425,7 +758,7 @@ async fn shutdown_between_batches_finishes_the_batch_in_flight() {
         Ok(pushed(b.len()))
     });
     let config = SchedulerConfig::new("n").batch_size(1);
-    let stats = scheduler(store, free_lock(), lifecycle(), config)
+    let stats = scheduler(script.store, free_lock(), lifecycle(), config)
         .run(async {
             let _ = rx.await;
         })
@@ -437,29 +770,25 @@ async fn shutdown_between_batches_finishes_the_batch_in_flight() {
 #[tokio::test(start_paused = true)]
 async fn an_expired_instance_record_is_registered_again() {
     let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle.expect_instances().returning(|| Ok(vec![]));
     lifecycle
         .expect_register_birth()
         .times(2)
         .returning(|_, _, _| Ok(()));
     lifecycle
         .expect_heartbeat()
-        .times(1)
-        .returning(|_, _| Ok(false));
+        .times(1..)
+        .returning(|_, _, _| Ok(false));
     lifecycle
         .expect_register_death()
         .times(1)
         .returning(|_, _| Ok(()));
-    let mut store = MockJobStore::new();
-    store.expect_due().returning(|_, _| Ok(vec![]));
-    scheduler(
-        store,
-        free_lock(),
-        lifecycle,
-        SchedulerConfig::new("n").burst(true),
-    )
-    .run(std::future::pending())
-    .await
-    .unwrap();
+    let script = scripted(vec![], None);
+    let config = SchedulerConfig::new("n").interval(Duration::from_secs(1));
+    scheduler(script.store, free_lock(), lifecycle, config)
+        .run(tokio::time::sleep(Duration::from_millis(4_500)))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -467,6 +796,7 @@ async fn a_name_clash_at_re_birth_ends_the_run_as_at_first_birth() {
     for burst in [true, false] {
         let mut seq = Sequence::new();
         let mut lifecycle = MockLifecycleRegistry::new();
+        lifecycle.expect_instances().returning(|| Ok(vec![]));
         lifecycle
             .expect_register_birth()
             .times(1)
@@ -476,23 +806,27 @@ async fn a_name_clash_at_re_birth_ends_the_run_as_at_first_birth() {
             .expect_heartbeat()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok(false));
+            .returning(|_, _, _| Ok(false));
         lifecycle
             .expect_register_birth()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|name, _, _| Err(rqs_lifecycle::Error::AlreadyActive(name.to_owned())));
+            .returning(|name, _, _| Err(BackendError::AlreadyActive(name.to_owned())));
         // The record now belongs to the other instance: no death is written over it.
         lifecycle.expect_register_death().times(0);
-        let err = scheduler(
-            MockJobStore::new(),
-            free_lock(),
-            lifecycle,
-            SchedulerConfig::new("twin").burst(burst),
-        )
-        .run(std::future::pending())
-        .await
-        .unwrap_err();
+        let script = scripted(vec![], None);
+        // A one-second interval: the first heartbeat falls due after four seconds.
+        let config = SchedulerConfig::new("twin")
+            .burst(burst)
+            .interval(Duration::from_secs(1));
+        let mut lock = MockLockProvider::new();
+        lock.expect_acquire().returning(|_, _| Ok(false));
+        lock.expect_holder()
+            .returning(|| Ok(Some("other@1.0".into())));
+        let err = scheduler(script.store, lock, lifecycle, config)
+            .run(std::future::pending())
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, Error::AlreadyActive(ref n) if n == "twin"),
             "burst={burst}: {err:?}"
@@ -500,33 +834,82 @@ async fn a_name_clash_at_re_birth_ends_the_run_as_at_first_birth() {
     }
 }
 
+/// Jobs that keep coming back stale do not block the jobs behind them, do not make the
+/// loop spin, and go to the quarantine after `stuck_limit` passes.
 #[tokio::test(start_paused = true)]
-async fn a_batch_that_makes_no_progress_does_not_spin() {
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let c = calls.clone();
+async fn stuck_jobs_are_skipped_then_quarantined_without_spinning() {
+    #[derive(Default)]
+    struct Fake {
+        stuck_gone: bool,
+        behind_gone: bool,
+        reads: Vec<(u64, usize)>,
+    }
+    let fake = Arc::new(Mutex::new(Fake::default()));
     let started = Instant::now();
     let mut store = MockJobStore::new();
-    store.expect_due().returning(move |_, _| {
-        c.lock().unwrap().push(started.elapsed());
-        Ok(vec![job("raced", 1.0)])
-    });
+    store.expect_count().returning(|_| Ok(0));
+    let f = fake.clone();
     store
-        .expect_commit()
-        .returning(|b| Ok(vec![Outcome::Stale; b.len()]));
-    scheduler(store, free_lock(), lifecycle(), SchedulerConfig::new("n"))
-        .run(tokio::time::sleep(Duration::from_millis(2_500)))
+        .expect_next_due()
+        .returning(move || Ok((!f.lock().unwrap().stuck_gone).then_some(1.0)));
+    // Two stuck jobs at the head, one movable job behind them.
+    let f = fake.clone();
+    store.expect_due().returning(move |_, offset, limit| {
+        let mut fake = f.lock().unwrap();
+        fake.reads.push((started.elapsed().as_secs(), offset));
+        let mut all = Vec::new();
+        if !fake.stuck_gone {
+            all.extend([job("stuck-1", 1.0), job("stuck-2", 1.0)]);
+        }
+        if !fake.behind_gone {
+            all.push(job("behind", 2.0));
+        }
+        Ok(all.into_iter().skip(offset).take(limit).collect())
+    });
+    let f = fake.clone();
+    store.expect_commit().returning(move |batch| {
+        let mut fake = f.lock().unwrap();
+        Ok(batch
+            .iter()
+            .map(|h| match (&h.action, h.job_id.to_str()) {
+                (Action::Quarantine { .. }, _) => {
+                    fake.stuck_gone = true;
+                    Outcome::Quarantined
+                }
+                (_, Some("behind")) => {
+                    fake.behind_gone = true;
+                    Outcome::Pushed
+                }
+                _ => Outcome::Stale,
+            })
+            .collect())
+    });
+    let recorder = Arc::new(Recorder::default());
+    let config = SchedulerConfig::new("n").batch_size(2);
+    scheduler(store, free_lock(), lifecycle(), config)
+        .with_observer(recorder.clone())
+        .run(tokio::time::sleep(Duration::from_millis(7_500)))
         .await
         .unwrap();
-    let calls = calls.lock().unwrap();
-    assert_eq!(
-        *calls,
-        [
-            Duration::ZERO,
-            Duration::from_secs(1),
-            Duration::from_secs(2)
-        ],
-        "retried once per peek, not in a tight loop"
-    );
+    let fake = fake.lock().unwrap();
+    assert!(fake.behind_gone, "the job behind the stuck ones moved");
+    assert!(fake.stuck_gone, "the stuck jobs were quarantined");
+    // The first pass reads the head, then past it; every later pass starts one second
+    // after the previous one, never sooner.
+    assert_eq!(fake.reads[..3], [(0, 0), (0, 2), (0, 2)]);
+    let passes: Vec<u64> = fake
+        .reads
+        .iter()
+        .filter(|(_, offset)| *offset == 0)
+        .map(|(at, _)| *at)
+        .collect();
+    assert_eq!(passes, [0, 1, 2, 3, 4, 5, 5, 6, 7], "{:?}", fake.reads);
+    let events = recorder.0.lock().unwrap();
+    let stuck: Vec<_> = events
+        .iter()
+        .filter(|e| e.contains("quarantined rescheduled=false Some(Stuck)"))
+        .collect();
+    assert_eq!(stuck.len(), 2, "{events:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -542,30 +925,26 @@ async fn a_lost_lease_is_taken_again_at_once_when_free() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(false));
-    // ...and the instance takes it again in the same wake-up, not an interval later.
+    // ...and the instance takes it again in the same wake-up.
     lock.expect_acquire()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(true));
     lock.expect_renew().returning(|_, _| Ok(true));
     lock.expect_release().times(1).returning(|_| Ok(true));
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let c = calls.clone();
-    let started = Instant::now();
-    let mut store = MockJobStore::new();
-    store.expect_due().returning(move |_, _| {
-        c.lock().unwrap().push(started.elapsed());
-        Ok(vec![])
-    });
-    store.expect_next_due().returning(|| Ok(None));
-    scheduler(store, lock, lifecycle(), SchedulerConfig::new("n"))
-        .run(tokio::time::sleep(Duration::from_millis(1_500)))
+    let script = scripted(vec![], None);
+    scheduler(script.store, lock, lifecycle(), SchedulerConfig::new("n"))
+        .run(tokio::time::sleep(Duration::from_millis(3_500)))
         .await
         .unwrap();
-    assert_eq!(
-        *calls.lock().unwrap(),
-        [Duration::ZERO, Duration::from_secs(1)]
-    );
+    let reads: Vec<u64> = script
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(at, _, _)| at.as_secs())
+        .collect();
+    assert_eq!(reads, [0, 1, 2, 3]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -584,17 +963,14 @@ async fn a_lock_under_our_own_token_is_ours() {
         .returning(move || Ok(Some(t.lock().unwrap().clone())));
     lock.expect_renew().times(1).returning(|_, _| Ok(true));
     lock.expect_release().times(1).returning(|_| Ok(true));
-    let mut store = MockJobStore::new();
-    store
-        .expect_due()
-        .times(1)
-        .returning(|_, _| Ok(vec![job("a", 1.0)]));
-    store
+    let mut script = scripted(vec![vec![job("a", 1.0)]], None);
+    script
+        .store
         .expect_commit()
         .times(1)
         .returning(|b| Ok(pushed(b.len())));
     let stats = scheduler(
-        store,
+        script.store,
         lock,
         lifecycle(),
         SchedulerConfig::new("n").burst(true),
@@ -603,4 +979,26 @@ async fn a_lock_under_our_own_token_is_ours() {
     .await
     .unwrap();
     assert_eq!(stats.pushed, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_in_memory_bundle_runs_a_scheduler() {
+    use rqs_store::JobAdmin;
+
+    let parts = crate::memory::InMemory::new();
+    let hash = JobHash::from_pairs([("data", "x"), ("origin", "reports")]);
+    parts
+        .store
+        .schedule(&"r1".into(), &hash, 1.0)
+        .await
+        .unwrap();
+    let stats = parts
+        .scheduler(SchedulerConfig::new("bundle").burst(true))
+        .with_clock(Arc::new(TokioClock::starting_at(origin())))
+        .run(std::future::pending())
+        .await
+        .unwrap();
+    assert_eq!(stats.pushed, 1);
+    assert_eq!(parts.queue("reports"), ["r1"]);
+    assert_eq!(parts.store.score(&"r1".into()).await.unwrap(), None);
 }

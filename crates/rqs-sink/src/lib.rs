@@ -8,45 +8,24 @@
 //! [`QueueSink::enqueue`] applies one description on its own, for callers that enqueue
 //! outside a hand-off.
 //!
-//! Implementations: [`RedisQueueSink`] (a Lua script shared with the Redis job store's
-//! commit) and [`InMemoryQueueSink`].
+//! This crate holds the trait and [`InMemoryQueueSink`]; it does not depend on Redis.
+//! `RedisQueueSink` lives in `rqs-redis`.
+//!
+//! # Implementing
+//! Use the re-exported [`async_trait`] attribute. The scheduler calls only
+//! [`prepare`](QueueSink::prepare), once per due job, on the active instance, with no
+//! I/O allowed: it must be fast and must not block. A sink that targets another queue
+//! system still describes the enqueue as an [`rqs_core::Enqueue`], because the job store
+//! applies it atomically with the schedule change. [`enqueue`](QueueSink::enqueue)
+//! returns [`Error`], shared by every component; [`Error::Unavailable`] means "retry".
 
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
+pub use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use redis::Script;
+pub use rqs_core::BackendError as Error;
 use rqs_core::memory::RqModel;
 use rqs_core::{Enqueue, EnqueueOptions, Outcome, ScheduledJob};
-use rqs_redis::Conn;
-
-/// Errors of a queue sink.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The backend is unreachable or timed out; the same call may succeed later.
-    #[error("queue sink unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A key the call must write has a type it cannot work with (someone stored something
-    /// else under an RQ key name); nothing was written.
-    #[error("queue sink refused the call: {0}")]
-    Rejected(String),
-    /// The backend refused the call.
-    #[error("queue sink error: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The backend answered something the sink cannot read.
-    #[error("unexpected reply from the queue sink: {0}")]
-    Protocol(String),
-}
-
-impl Error {
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
-    }
-}
-
-rqs_redis::impl_from_redis_error!(Error, rejected);
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,62 +82,6 @@ forward_queue_sink!(Arc<T>, Box<T>, &T);
 
 // The trait must stay usable as `dyn QueueSink`.
 const _: Option<&dyn QueueSink> = None;
-
-static ENQUEUE_ONE: std::sync::LazyLock<Script> =
-    std::sync::LazyLock::new(|| rqs_redis::script(include_str!("lua/enqueue_one.lua")));
-
-/// Enqueues into RQ's Redis keys (`rq:queue:<q>`, `rq:queues`, `rq:deferred:<q>`...).
-#[derive(Clone)]
-pub struct RedisQueueSink<C> {
-    conn: C,
-    options: EnqueueOptions,
-}
-
-impl<C> std::fmt::Debug for RedisQueueSink<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisQueueSink")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<C: Conn> RedisQueueSink<C> {
-    /// A sink on `conn` with RQ's defaults.
-    pub fn new(conn: C) -> Self {
-        Self::with_options(conn, EnqueueOptions::default())
-    }
-
-    /// A sink with explicit enqueue options.
-    pub fn with_options(conn: C, options: EnqueueOptions) -> Self {
-        Self { conn, options }
-    }
-}
-
-fn parse_outcome(name: &str) -> Result<Outcome> {
-    Outcome::parse(name).ok_or_else(|| Error::Protocol(format!("unknown outcome {name:?}")))
-}
-
-#[async_trait]
-impl<C: Conn> QueueSink for RedisQueueSink<C> {
-    fn prepare(
-        &self,
-        job: &ScheduledJob,
-        now: DateTime<Utc>,
-    ) -> std::result::Result<Enqueue, rqs_core::Error> {
-        Enqueue::for_job(job, now, &self.options)
-    }
-
-    async fn enqueue(&self, enqueue: &Enqueue) -> Result<Outcome> {
-        let mut args = Vec::new();
-        rqs_redis::encode_enqueue(enqueue, &mut args);
-        let mut invocation = ENQUEUE_ONE.prepare_invoke();
-        for a in &args {
-            invocation.arg(a.as_slice());
-        }
-        let name: String = invocation.invoke_async(&mut self.conn.clone()).await?;
-        parse_outcome(&name)
-    }
-}
 
 /// Enqueues into an in-memory [`RqModel`] shared with an in-memory job store.
 #[derive(Debug, Clone, Default)]

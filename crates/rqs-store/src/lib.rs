@@ -1,25 +1,46 @@
-//! The [`JobStore`] trait: where scheduled jobs live, and the atomic hand-off of due jobs.
+//! Where scheduled jobs live: the [`JobStore`] port the scheduler loop needs, and the
+//! [`JobAdmin`] capability that tools (the CLI, the client) use on top of it.
 //!
-//! Implementations:
-//! - [`RedisJobStore`]: rq-scheduler's sorted set `rq:scheduler:scheduled_jobs` (scored
-//!   by due time in Unix seconds) and one RQ hash per job; every multi-key step is a Lua
-//!   script in `lua/`;
-//! - [`InMemoryJobStore`]: the same contract over an [`rqs_core::memory::RqModel`], for
-//!   tests and examples.
+//! This crate holds the traits and [`InMemoryJobStore`]; it does not depend on Redis. The
+//! Redis implementation, `RedisJobStore`, lives in `rqs-redis`.
 //!
-//! The conformance suite in `rqs-testkit` (`conformance::job_store`) checks both.
+//! # Implementing
+//! A backend for the scheduler implements [`JobStore`]: four methods. Write it with the
+//! re-exported [`async_trait`] attribute (`#[rqs_store::async_trait]`): the traits are
+//! dyn-compatible, so `async fn` in them must be boxed, and a plain `async fn` fails with
+//! `E0195`. The conformance suite in `rqs-testkit` (`job_store_conformance!`) turns each
+//! sentence of the contract into a test; run it against your implementation.
+//!
+//! The scheduler calls, on the active instance only:
+//! - [`next_due`](JobStore::next_due) after each pass, to sleep until the next due job;
+//! - [`due`](JobStore::due) in a loop during a pass, with `offset` = the number of jobs
+//!   of this pass that came back [`Outcome::Stale`] or [`Outcome::MetaChanged`], until it
+//!   returns nothing;
+//! - [`commit`](JobStore::commit) once per batch read;
+//! - [`count`](JobStore::count) when the instance becomes active, for its log line.
+//!
+//! Errors are [`Error`] (one type shared by every component). Return
+//! [`Error::Unavailable`] for a failure worth retrying (a lost connection, a timeout):
+//! the scheduler retries with a growing backoff. Any other error is logged and retried by
+//! a daemon, and ends a burst run.
+//!
+//! # Wrappers
+//! A wrapper (for metrics, tracing, fault injection) holds an inner store and implements
+//! the same trait, forwarding each method; `tests/e2e` has one that pauses commits.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+pub use async_trait::async_trait;
 use rqs_core::memory::Quarantined;
+pub use rqs_core::{BackendError as Error, JobId};
 use rqs_core::{HandOff, JobHash, Outcome, ScheduledJob};
 
 mod memory;
-mod redis_store;
 
 pub use memory::InMemoryJobStore;
-pub use redis_store::RedisJobStore;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A page of the schedule: `length` entries after skipping `offset`, as
 /// `Scheduler.get_jobs(offset=…, length=…)` takes them.
@@ -31,51 +52,19 @@ pub struct Page {
     pub length: usize,
 }
 
-/// Errors of a job store.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The backend is unreachable or timed out; the same call may succeed later. A
-    /// timed-out write may still have been applied: every write of the contract is safe to
-    /// repeat.
-    #[error("job store unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A key the call must write has a type it cannot work with (someone stored something
-    /// else under an RQ key name); nothing was written.
-    #[error("job store refused the call: {0}")]
-    Rejected(String),
-    /// The backend refused the call (a script error, a wrong key type...).
-    #[error("job store error: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The job is not in the schedule.
-    #[error("job {0} is not scheduled")]
-    NotScheduled(String),
-    /// The backend answered something the store cannot read.
-    #[error("unexpected reply from the job store: {0}")]
-    Protocol(String),
-}
-
-impl Error {
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
-    }
-}
-
-rqs_redis::impl_from_redis_error!(Error, rejected);
-
-/// Result alias of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Where scheduled jobs live.
+/// What the scheduler loop needs from a schedule.
 ///
 /// # Contract
-/// - The schedule maps job ids to scores (due times in Unix seconds). Order is by score,
-///   then by id (byte order), like a Redis sorted set. Only scores `>= 0` are ever due,
-///   counted or listed, as in rq-scheduler.
-/// - [`due`](JobStore::due) returns at most `limit` jobs with a score in `[0, until]`, in
-///   order, each with the hand-off fields of its hash ([`rqs_core::JobHash::projection`];
-///   `None` when the hash does not exist). It changes nothing.
+/// - The schedule maps job ids (bytes) to scores (due times in Unix seconds). Order is
+///   by score, then by id bytes, like a Redis sorted set. Only scores `>= 0` are ever
+///   due, counted or listed, as in rq-scheduler.
+/// - [`due`](JobStore::due) returns due jobs (score in `[0, until]`) in order, skipping
+///   the first `offset`, at most `limit`, each with the hand-off fields of its hash
+///   ([`rqs_core::JobHash::projection`]; `None` when the hash does not exist). It may
+///   return fewer than `limit` to bound its memory by bytes, but at least one job when
+///   any is due past `offset`. A job whose meta is larger than
+///   [`rqs_core::plan::MAX_META_BYTES`] comes without it, with
+///   [`ScheduledJob::oversized_meta`] set. It changes nothing.
 /// - [`commit`](JobStore::commit) applies each [`HandOff`] atomically, and the whole batch
 ///   as one atomic step: no observer ever sees a job pushed but still scheduled, or
 ///   re-armed but not pushed. A hand-off applies only if the job's score still equals
@@ -85,20 +74,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///   Outcomes come back in batch order. Committing the same batch twice changes nothing
 ///   the second time (every hand-off is then stale), which makes a retry after a timeout
 ///   safe.
-/// - [`cancel`](JobStore::cancel) removes a job from the schedule and leaves its hash, as
-///   rq-scheduler's `cancel` does; cancelling twice is harmless.
-/// - [`change_execution_time`](JobStore::change_execution_time) moves a scheduled job
-///   atomically and fails with [`Error::NotScheduled`] for an unscheduled one.
-/// - A quarantined job leaves the schedule and is listed by
-///   [`quarantined`](JobStore::quarantined) with its score and reason.
+/// - A quarantined job leaves the schedule; [`JobAdmin::quarantined`] lists it with its
+///   score and reason.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Writes a job hash and schedules it at `score`, as a client's `enqueue_at` does.
-    async fn schedule(&self, id: &str, hash: &JobHash, score: f64) -> Result<()>;
-
-    /// The first `limit` due jobs (score in `[0, until]`) with their hand-off fields.
-    async fn due(&self, until: f64, limit: usize) -> Result<Vec<ScheduledJob>>;
+    /// Due jobs (score in `[0, until]`) with their hand-off fields, skipping `offset`, at
+    /// most `limit`.
+    async fn due(&self, until: f64, offset: usize, limit: usize) -> Result<Vec<ScheduledJob>>;
 
     /// The lowest score `>= 0` in the schedule.
     async fn next_due(&self) -> Result<Option<f64>>;
@@ -106,34 +89,55 @@ pub trait JobStore: Send + Sync {
     /// The number of jobs with a score in `[0, until]` (`None`: no upper bound).
     async fn count(&self, until: Option<f64>) -> Result<u64>;
 
-    /// Scheduled ids with their scores, in order, score in `[0, until]`.
-    async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(String, f64)>>;
-
-    /// The score of a job, `None` when it is not scheduled.
-    async fn score(&self, id: &str) -> Result<Option<f64>>;
-
-    /// Removes a job from the schedule; `true` when it was scheduled.
-    async fn cancel(&self, id: &str) -> Result<bool>;
-
-    /// Gives a scheduled job a new score.
-    async fn change_execution_time(&self, id: &str, score: f64) -> Result<()>;
-
     /// Applies a batch of hand-offs atomically; one outcome per hand-off, in order.
     async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>>;
-
-    /// The quarantined jobs.
-    async fn quarantined(&self) -> Result<Vec<Quarantined>>;
 }
 
-macro_rules! forward_job_store {
+/// What tools need beyond the loop: scheduling, cancelling, listing, the quarantine.
+///
+/// # Contract
+/// - [`schedule`](JobAdmin::schedule) writes the fields of a job hash and schedules the
+///   job at `score`, atomically, as a client's `enqueue_at` does.
+/// - [`cancel`](JobAdmin::cancel) removes a job from the schedule and leaves its hash, as
+///   rq-scheduler's `cancel` does; cancelling twice is harmless.
+/// - [`change_execution_time`](JobAdmin::change_execution_time) moves a scheduled job
+///   atomically and fails with [`Error::NotScheduled`] for an unscheduled one.
+/// - [`release`](JobAdmin::release) puts a quarantined job back in the schedule (at the
+///   given score, else at the score it had) and removes its quarantine record, in one
+///   step; it fails with [`Error::NotQuarantined`] for a job that is not quarantined.
+#[async_trait]
+pub trait JobAdmin: JobStore {
+    /// Writes a job hash and schedules it at `score`.
+    async fn schedule(&self, id: &JobId, hash: &JobHash, score: f64) -> Result<()>;
+
+    /// Scheduled ids with their scores, in order, score in `[0, until]`.
+    async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(JobId, f64)>>;
+
+    /// The score of a job, `None` when it is not scheduled.
+    async fn score(&self, id: &JobId) -> Result<Option<f64>>;
+
+    /// Every field of a job hash, `None` when it does not exist.
+    async fn job(&self, id: &JobId) -> Result<Option<JobHash>>;
+
+    /// Removes a job from the schedule; `true` when it was scheduled.
+    async fn cancel(&self, id: &JobId) -> Result<bool>;
+
+    /// Gives a scheduled job a new score.
+    async fn change_execution_time(&self, id: &JobId, score: f64) -> Result<()>;
+
+    /// The quarantined jobs, by id.
+    async fn quarantined(&self) -> Result<Vec<Quarantined>>;
+
+    /// Puts a quarantined job back at `score` (else its old score); returns the score.
+    async fn release(&self, id: &JobId, score: Option<f64>) -> Result<f64>;
+}
+
+macro_rules! forward {
     ($($ty:ty),*) => {$(
         #[async_trait]
         impl<T: JobStore + ?Sized> JobStore for $ty {
-            async fn schedule(&self, id: &str, hash: &JobHash, score: f64) -> Result<()> {
-                (**self).schedule(id, hash, score).await
-            }
-            async fn due(&self, until: f64, limit: usize) -> Result<Vec<ScheduledJob>> {
-                (**self).due(until, limit).await
+            async fn due(&self, until: f64, offset: usize, limit: usize) -> Result<Vec<ScheduledJob>> {
+                (**self).due(until, offset, limit).await
             }
             async fn next_due(&self) -> Result<Option<f64>> {
                 (**self).next_due().await
@@ -141,29 +145,43 @@ macro_rules! forward_job_store {
             async fn count(&self, until: Option<f64>) -> Result<u64> {
                 (**self).count(until).await
             }
-            async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(String, f64)>> {
-                (**self).list(until, page).await
-            }
-            async fn score(&self, id: &str) -> Result<Option<f64>> {
-                (**self).score(id).await
-            }
-            async fn cancel(&self, id: &str) -> Result<bool> {
-                (**self).cancel(id).await
-            }
-            async fn change_execution_time(&self, id: &str, score: f64) -> Result<()> {
-                (**self).change_execution_time(id, score).await
-            }
             async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {
                 (**self).commit(batch).await
             }
+        }
+
+        #[async_trait]
+        impl<T: JobAdmin + ?Sized> JobAdmin for $ty {
+            async fn schedule(&self, id: &JobId, hash: &JobHash, score: f64) -> Result<()> {
+                (**self).schedule(id, hash, score).await
+            }
+            async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(JobId, f64)>> {
+                (**self).list(until, page).await
+            }
+            async fn score(&self, id: &JobId) -> Result<Option<f64>> {
+                (**self).score(id).await
+            }
+            async fn job(&self, id: &JobId) -> Result<Option<JobHash>> {
+                (**self).job(id).await
+            }
+            async fn cancel(&self, id: &JobId) -> Result<bool> {
+                (**self).cancel(id).await
+            }
+            async fn change_execution_time(&self, id: &JobId, score: f64) -> Result<()> {
+                (**self).change_execution_time(id, score).await
+            }
             async fn quarantined(&self) -> Result<Vec<Quarantined>> {
                 (**self).quarantined().await
+            }
+            async fn release(&self, id: &JobId, score: Option<f64>) -> Result<f64> {
+                (**self).release(id, score).await
             }
         }
     )*};
 }
 
-forward_job_store!(Arc<T>, Box<T>, &T);
+forward!(Arc<T>, Box<T>, &T);
 
-// The trait must stay usable as `dyn JobStore`.
+// Both traits must stay usable as trait objects.
 const _: Option<&dyn JobStore> = None;
+const _: Option<&dyn JobAdmin> = None;

@@ -1,12 +1,12 @@
-//! [`JobStore`] over an in-memory [`RqModel`].
+//! [`JobStore`] and [`JobAdmin`] over an in-memory [`RqModel`].
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rqs_core::memory::{Quarantined, RqModel};
-use rqs_core::{HandOff, JobHash, Outcome, ScheduledJob};
+use rqs_core::{HandOff, JobHash, JobId, Outcome, ScheduledJob};
 
-use crate::{Error, JobStore, Page, Result};
+use crate::{Error, JobAdmin, JobStore, Page, Result};
 
 /// A job store kept in memory, sharing its [`RqModel`] with other in-memory components
 /// (an `InMemoryQueueSink` on the same model sees the jobs this store hands off).
@@ -35,31 +35,31 @@ impl InMemoryJobStore {
 
 #[async_trait]
 impl JobStore for InMemoryJobStore {
-    async fn schedule(&self, id: &str, hash: &JobHash, score: f64) -> Result<()> {
+    async fn due(&self, until: f64, offset: usize, limit: usize) -> Result<Vec<ScheduledJob>> {
+        Ok(self.lock().due(until, offset, limit))
+    }
+
+    async fn next_due(&self) -> Result<Option<f64>> {
+        Ok(self.lock().next_due())
+    }
+
+    async fn count(&self, until: Option<f64>) -> Result<u64> {
+        Ok(self.lock().count(until.unwrap_or(f64::INFINITY)))
+    }
+
+    async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {
+        Ok(self.lock().commit(batch))
+    }
+}
+
+#[async_trait]
+impl JobAdmin for InMemoryJobStore {
+    async fn schedule(&self, id: &JobId, hash: &JobHash, score: f64) -> Result<()> {
         self.lock().schedule(id, hash, score);
         Ok(())
     }
 
-    async fn due(&self, until: f64, limit: usize) -> Result<Vec<ScheduledJob>> {
-        Ok(self.lock().due(until, limit))
-    }
-
-    async fn next_due(&self) -> Result<Option<f64>> {
-        Ok(self
-            .lock()
-            .range(f64::INFINITY, 0, Some(1))
-            .first()
-            .map(|(_, s)| *s))
-    }
-
-    async fn count(&self, until: Option<f64>) -> Result<u64> {
-        Ok(self
-            .lock()
-            .range(until.unwrap_or(f64::INFINITY), 0, None)
-            .len() as u64)
-    }
-
-    async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(String, f64)>> {
+    async fn list(&self, until: Option<f64>, page: Option<Page>) -> Result<Vec<(JobId, f64)>> {
         let until = until.unwrap_or(f64::INFINITY);
         Ok(match page {
             Some(p) => self.lock().range(until, p.offset, Some(p.length)),
@@ -67,28 +67,34 @@ impl JobStore for InMemoryJobStore {
         })
     }
 
-    async fn score(&self, id: &str) -> Result<Option<f64>> {
+    async fn score(&self, id: &JobId) -> Result<Option<f64>> {
         Ok(self.lock().score(id))
     }
 
-    async fn cancel(&self, id: &str) -> Result<bool> {
+    async fn job(&self, id: &JobId) -> Result<Option<JobHash>> {
+        Ok(self.lock().job(id).cloned())
+    }
+
+    async fn cancel(&self, id: &JobId) -> Result<bool> {
         Ok(self.lock().unset_score(id))
     }
 
-    async fn change_execution_time(&self, id: &str, score: f64) -> Result<()> {
+    async fn change_execution_time(&self, id: &JobId, score: f64) -> Result<()> {
         let mut model = self.lock();
         if model.score(id).is_none() {
-            return Err(Error::NotScheduled(id.to_owned()));
+            return Err(Error::NotScheduled(id.clone()));
         }
         model.set_score(id, score);
         Ok(())
     }
 
-    async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {
-        Ok(self.lock().commit(batch))
-    }
-
     async fn quarantined(&self) -> Result<Vec<Quarantined>> {
         Ok(self.lock().quarantine())
+    }
+
+    async fn release(&self, id: &JobId, score: Option<f64>) -> Result<f64> {
+        self.lock()
+            .release(id, score)
+            .ok_or_else(|| Error::NotQuarantined(id.clone()))
     }
 }

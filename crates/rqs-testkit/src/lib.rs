@@ -7,6 +7,14 @@
 //! - [`python`]: pinned Python environments (rq, rq-scheduler) cached under `target/`;
 //! - [`meta`]: pickled meta dicts for tests.
 //!
+//! The `redis` feature adds what talks to Redis (connections to a [`RedisServer`],
+//! `RedisProbe`); without it the crate needs no Redis client, so the trait crates can run
+//! the conformance suites against their in-memory implementations without one.
+//!
+//! The conformance macros expand into `#[tokio::test]` functions: the crate that uses
+//! them needs `tokio` with the `macros` and `rt` features among its dev-dependencies
+//! (and `test-util` for the `paused:` variants).
+//!
 //! This crate is test support, not a stable API.
 
 pub mod conformance;
@@ -15,5 +23,7 @@ mod probe;
 pub mod python;
 mod server;
 
-pub use probe::{ModelProbe, Probe, RedisProbe};
+#[cfg(feature = "redis")]
+pub use probe::RedisProbe;
+pub use probe::{ModelProbe, Probe};
 pub use server::{RedisServer, ServerOptions};

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
-
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -178,7 +176,8 @@ impl RedisServer {
     ///
     /// # Panics
     /// When the server does not answer.
-    pub async fn connection(&self) -> ConnectionManager {
+    #[cfg(feature = "redis")]
+    pub async fn connection(&self) -> rqs_redis::redis::aio::ConnectionManager {
         self.connection_db(0).await
     }
 
@@ -186,7 +185,8 @@ impl RedisServer {
     ///
     /// # Panics
     /// When the server does not answer.
-    pub async fn connection_db(&self, db: u8) -> ConnectionManager {
+    #[cfg(feature = "redis")]
+    pub async fn connection_db(&self, db: u8) -> rqs_redis::redis::aio::ConnectionManager {
         rqs_redis::connect(self.url_db(db), &rqs_redis::ConnectOptions::default())
             .await
             .unwrap_or_else(|e| panic!("cannot connect to the test redis-server: {e}"))

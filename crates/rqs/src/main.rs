@@ -12,11 +12,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
-use rqs_lifecycle::RedisLifecycleRegistry;
-use rqs_lock::RedisLockProvider;
 use rqs_orchestrator::{Scheduler, SchedulerConfig};
-use rqs_sink::RedisQueueSink;
-use rqs_store::RedisJobStore;
+use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, RedisQueueSink};
 use tracing::{error, info, warn};
 
 use cli::Cli;
@@ -90,13 +87,24 @@ async fn run(cli: &Cli, config: SchedulerConfig) -> Result<(), Failure> {
     let target = connection_info(cli).map_err(Failure::Usage)?;
     let conn = match rqs_redis::connect(target, &rqs_redis::ConnectOptions::default()).await {
         Ok(conn) => conn,
-        Err(e @ rqs_redis::Error::InvalidSettings(_)) => return Err(Failure::Usage(e.into())),
+        Err(e @ rqs_redis::ConnectError::InvalidSettings(_)) => {
+            return Err(Failure::Usage(e.into()));
+        }
         Err(e) => return Err(e.into()),
     };
     let _pid = cli.pid.as_deref().map(PidFile::write).transpose()?;
     info!(name = %config.name, "rqs {} starting", env!("CARGO_PKG_VERSION"));
+    let store = RedisJobStore::new(conn.clone());
+    match store.migrate_legacy_quarantine().await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            records = n,
+            "moved the quarantine from rqs:quarantine to rq:rqs:quarantine"
+        ),
+        Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
+    }
     let scheduler = Scheduler::new(
-        RedisJobStore::new(conn.clone()),
+        store,
         RedisQueueSink::new(conn.clone()),
         RedisLockProvider::new(conn.clone()),
         RedisLifecycleRegistry::new(conn),

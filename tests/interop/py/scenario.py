@@ -226,11 +226,18 @@ def dump(url, since):
             value = [[text(m), s] for m, s in conn.zrange(raw_key, 0, -1, withscores=True)]
         else:
             value = f"<{kind}>"
+        extra = []
         if key.startswith("rq:scheduler_instance:"):
-            # Instance names are random; birth and death are float timestamps.
+            # Instance names are random; birth and death are float timestamps. rqs adds
+            # fields of its own (its version, the last heartbeat): listed apart.
             key = "rq:scheduler_instance:<name>"
-            value = {k: ("<float>" if float(v) > 0 else v) for k, v in value.items()}
-        out[key] = {"type": kind, "ttl": ttl, "value": value}
+            extra = sorted(k for k in value if k not in ("birth", "death"))
+            value = {
+                k: ("<float>" if float(v) > 0 else v)
+                for k, v in value.items()
+                if k in ("birth", "death")
+            }
+        out[key] = {"type": kind, "ttl": ttl, "value": value, "extra_fields": extra}
     json.dump({"keys": out, "meta_bytes": meta_bytes}, sys.stdout, indent=1, sort_keys=True)
 
 

@@ -2,9 +2,10 @@
 
 use chrono::{TimeZone, Utc};
 use rqs_core::{
-    Action, Enqueue, EnqueueOptions, HandOff, JobHash, MetaUpdate, Outcome, ScheduledJob,
+    Action, Enqueue, EnqueueOptions, HandOff, JobHash, MetaGuard, MetaUpdate, Outcome,
+    QuarantineKind, ScheduledJob,
 };
-use rqs_store::{Error, JobStore, Page};
+use rqs_store::JobStore;
 
 use super::{client_job, client_job_with};
 use crate::Probe;
@@ -13,15 +14,15 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000, 123_456_000).unwrap()
 }
 
-async fn read(store: &impl JobStore, id: &str) -> ScheduledJob {
-    let score = store.score(id).await.unwrap().expect("job is scheduled");
-    let due = store.due(score, 10_000).await.unwrap();
+async fn read(store: &impl JobStore, probe: &impl Probe, id: &str) -> ScheduledJob {
+    let score = probe.score(id).await.expect("job is scheduled");
+    let due = store.due(score, 0, 10_000).await.unwrap();
     due.into_iter()
         .find(|j| j.id == id)
         .expect("job is due at its own score")
 }
 
-fn enqueue(job: &ScheduledJob, next: Option<i64>) -> HandOff {
+fn enqueue(job: &ScheduledJob, next: Option<f64>) -> HandOff {
     HandOff {
         job_id: job.id.clone(),
         read_score: job.score,
@@ -34,7 +35,7 @@ fn enqueue(job: &ScheduledJob, next: Option<i64>) -> HandOff {
 }
 
 /// `due` returns jobs with scores in `[0, until]` ordered by score, then id, with hashes.
-pub async fn due_orders_by_score_then_id(store: &impl JobStore, _probe: &impl Probe) {
+pub async fn due_orders_by_score_then_id(store: &impl JobStore, probe: &impl Probe) {
     let hash = client_job("default");
     for (id, score) in [
         ("b", 5.0),
@@ -43,15 +44,18 @@ pub async fn due_orders_by_score_then_id(store: &impl JobStore, _probe: &impl Pr
         ("d", 100.0),
         ("neg", -1.0),
     ] {
-        store.schedule(id, &hash, score).await.unwrap();
+        probe.schedule(id, &hash, score).await;
     }
-    let due = store.due(10.0, 10).await.unwrap();
-    let ids: Vec<_> = due.iter().map(|j| (j.id.as_str(), j.score)).collect();
+    let due = store.due(10.0, 0, 10).await.unwrap();
+    let ids: Vec<_> = due
+        .iter()
+        .map(|j| (j.id.to_str().unwrap(), j.score))
+        .collect();
     assert_eq!(ids, [("c", 1.0), ("a", 5.0), ("b", 5.0)]);
     assert_eq!(due[0].hash.as_ref(), Some(&hash.projection()));
     assert_eq!(due[0].hash.as_ref().unwrap().get("data"), Some(&b""[..]));
     let first_two: Vec<_> = store
-        .due(10.0, 2)
+        .due(10.0, 0, 2)
         .await
         .unwrap()
         .into_iter()
@@ -59,96 +63,24 @@ pub async fn due_orders_by_score_then_id(store: &impl JobStore, _probe: &impl Pr
         .collect();
     assert_eq!(first_two, ["c", "a"]);
     assert_eq!(store.next_due().await.unwrap(), Some(1.0));
-    assert!(store.due(0.5, 10).await.unwrap().is_empty());
+    assert!(store.due(0.5, 0, 10).await.unwrap().is_empty());
 }
 
 /// A scheduled id without a hash is due with `hash: None`.
 pub async fn due_reports_missing_hashes(store: &impl JobStore, probe: &impl Probe) {
-    store.schedule("ghost", &JobHash::new(), 3.0).await.unwrap();
-    store.schedule("real", &client_job("q"), 4.0).await.unwrap();
-    let due = store.due(10.0, 10).await.unwrap();
+    probe.schedule("ghost", &JobHash::new(), 3.0).await;
+    probe.schedule("real", &client_job("q"), 4.0).await;
+    let due = store.due(10.0, 0, 10).await.unwrap();
     assert_eq!(due[0].id, "ghost");
     assert_eq!(due[0].hash, None);
     assert!(due[1].hash.is_some());
     // A hash without `data` or any hand-off field still exists.
     probe.write_job("bare", &[("description", b"x")]).await;
-    store.schedule("bare", &JobHash::new(), 3.5).await.unwrap();
-    let due = store.due(10.0, 10).await.unwrap();
+    probe.schedule("bare", &JobHash::new(), 3.5).await;
+    let due = store.due(10.0, 0, 10).await.unwrap();
     assert_eq!(due[1].id, "bare");
     assert_eq!(due[1].hash, Some(JobHash::new()));
     assert_eq!(probe.job("ghost").await, None);
-}
-
-/// `count` and `list` behave like `Scheduler.count` and `Scheduler.get_jobs`.
-pub async fn count_and_list_match_rq_scheduler(store: &impl JobStore, _probe: &impl Probe) {
-    let hash = client_job("default");
-    for (id, score) in [
-        ("a", 10.0),
-        ("b", 20.0),
-        ("c", 30.0),
-        ("d", 40.0),
-        ("neg", -5.0),
-    ] {
-        store.schedule(id, &hash, score).await.unwrap();
-    }
-    assert_eq!(store.count(None).await.unwrap(), 4);
-    assert_eq!(store.count(Some(30.0)).await.unwrap(), 3);
-    assert_eq!(store.count(Some(9.0)).await.unwrap(), 0);
-    let all = store.list(None, None).await.unwrap();
-    assert_eq!(
-        all,
-        [
-            ("a".into(), 10.0),
-            ("b".into(), 20.0),
-            ("c".into(), 30.0),
-            ("d".into(), 40.0)
-        ]
-    );
-    let page = store
-        .list(
-            Some(35.0),
-            Some(Page {
-                offset: 1,
-                length: 5,
-            }),
-        )
-        .await
-        .unwrap();
-    assert_eq!(page, [("b".into(), 20.0), ("c".into(), 30.0)]);
-    assert_eq!(store.score("c").await.unwrap(), Some(30.0));
-    assert_eq!(store.score("zz").await.unwrap(), None);
-}
-
-/// `cancel` unschedules, keeps the hash, and is harmless twice.
-pub async fn cancel_keeps_the_hash_and_is_idempotent(store: &impl JobStore, probe: &impl Probe) {
-    store.schedule("a", &client_job("q"), 10.0).await.unwrap();
-    assert!(store.cancel("a").await.unwrap());
-    assert!(!store.cancel("a").await.unwrap());
-    assert_eq!(store.score("a").await.unwrap(), None);
-    assert!(
-        probe.job("a").await.is_some(),
-        "cancel leaves the hash, as rq-scheduler does"
-    );
-}
-
-/// `change_execution_time` moves a scheduled job and refuses an unscheduled one.
-pub async fn change_execution_time_moves_only_scheduled_jobs(
-    store: &impl JobStore,
-    _probe: &impl Probe,
-) {
-    store.schedule("a", &client_job("q"), 10.0).await.unwrap();
-    store.change_execution_time("a", 99.0).await.unwrap();
-    assert_eq!(store.score("a").await.unwrap(), Some(99.0));
-    let err = store.change_execution_time("b", 5.0).await.unwrap_err();
-    assert!(
-        matches!(err, Error::NotScheduled(ref id) if id == "b"),
-        "{err:?}"
-    );
-    assert_eq!(
-        store.score("b").await.unwrap(),
-        None,
-        "must not schedule it"
-    );
 }
 
 /// A one-off job is pushed and leaves the schedule in the same step.
@@ -156,15 +88,12 @@ pub async fn commit_pushes_and_unschedules_a_one_off_job(
     store: &impl JobStore,
     probe: &impl Probe,
 ) {
-    store
-        .schedule("a", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    let job = read(store, "a").await;
+    probe.schedule("a", &client_job("default"), 10.0).await;
+    let job = read(store, probe, "a").await;
     let outcomes = store.commit(&[enqueue(&job, None)]).await.unwrap();
     assert_eq!(outcomes, [Outcome::Pushed]);
     assert_eq!(probe.queue("default").await, ["a"]);
-    assert_eq!(store.score("a").await.unwrap(), None);
+    assert_eq!(probe.score("a").await, None);
     let hash = probe.job("a").await.unwrap();
     assert_eq!(hash.get("status"), Some(&b"queued"[..]));
     assert_eq!(
@@ -182,41 +111,32 @@ pub async fn commit_pushes_and_unschedules_a_one_off_job(
 
 /// A periodic job is pushed and re-armed at its next score in the same step.
 pub async fn commit_rearms_a_periodic_job(store: &impl JobStore, probe: &impl Probe) {
-    store
-        .schedule("p", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    let job = read(store, "p").await;
+    probe.schedule("p", &client_job("default"), 10.0).await;
+    let job = read(store, probe, "p").await;
     assert_eq!(
-        store.commit(&[enqueue(&job, Some(500))]).await.unwrap(),
+        store.commit(&[enqueue(&job, Some(500.0))]).await.unwrap(),
         [Outcome::Pushed]
     );
-    assert_eq!(store.score("p").await.unwrap(), Some(500.0));
+    assert_eq!(probe.score("p").await, Some(500.0));
     assert_eq!(probe.queue("default").await, ["p"]);
 }
 
 /// A job whose score changed since it was read (cancelled or moved) is left alone.
 pub async fn commit_is_guarded_by_the_read_score(store: &impl JobStore, probe: &impl Probe) {
-    store
-        .schedule("moved", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    store
-        .schedule("gone", &client_job("default"), 11.0)
-        .await
-        .unwrap();
-    let moved = read(store, "moved").await;
-    let gone = read(store, "gone").await;
-    store.change_execution_time("moved", 20.0).await.unwrap();
-    store.cancel("gone").await.unwrap();
+    probe.schedule("moved", &client_job("default"), 10.0).await;
+    probe.schedule("gone", &client_job("default"), 11.0).await;
+    let moved = read(store, probe, "moved").await;
+    let gone = read(store, probe, "gone").await;
+    probe.set_score("moved", 20.0).await;
+    probe.unschedule("gone").await;
     let outcomes = store
-        .commit(&[enqueue(&moved, None), enqueue(&gone, Some(99))])
+        .commit(&[enqueue(&moved, None), enqueue(&gone, Some(99.0))])
         .await
         .unwrap();
     assert_eq!(outcomes, [Outcome::Stale, Outcome::Stale]);
     assert!(probe.queue("default").await.is_empty());
-    assert_eq!(store.score("moved").await.unwrap(), Some(20.0));
-    assert_eq!(store.score("gone").await.unwrap(), None);
+    assert_eq!(probe.score("moved").await, Some(20.0));
+    assert_eq!(probe.score("gone").await, None);
     assert_eq!(
         probe.job("moved").await.unwrap().get("status"),
         Some(&b"scheduled"[..])
@@ -228,17 +148,11 @@ pub async fn commit_twice_changes_nothing_the_second_time(
     store: &impl JobStore,
     probe: &impl Probe,
 ) {
-    store
-        .schedule("a", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    store
-        .schedule("p", &client_job("default"), 10.0)
-        .await
-        .unwrap();
+    probe.schedule("a", &client_job("default"), 10.0).await;
+    probe.schedule("p", &client_job("default"), 10.0).await;
     let batch = [
-        enqueue(&read(store, "a").await, None),
-        enqueue(&read(store, "p").await, Some(70)),
+        enqueue(&read(store, probe, "a").await, None),
+        enqueue(&read(store, probe, "p").await, Some(70.0)),
     ];
     assert_eq!(
         store.commit(&batch).await.unwrap(),
@@ -249,13 +163,13 @@ pub async fn commit_twice_changes_nothing_the_second_time(
         [Outcome::Stale, Outcome::Stale]
     );
     assert_eq!(probe.queue("default").await, ["a", "p"]);
-    assert_eq!(store.score("p").await.unwrap(), Some(70.0));
+    assert_eq!(probe.score("p").await, Some(70.0));
 }
 
 /// Unschedule removes the id only; quarantine records it with its score and reason.
 pub async fn commit_unschedules_and_quarantines(store: &impl JobStore, probe: &impl Probe) {
-    store.schedule("ghost", &JobHash::new(), 5.0).await.unwrap();
-    store.schedule("bad", &client_job("q"), 6.0).await.unwrap();
+    probe.schedule("ghost", &JobHash::new(), 5.0).await;
+    probe.schedule("bad", &client_job("q"), 6.0).await;
     let batch = [
         HandOff {
             job_id: "ghost".into(),
@@ -268,6 +182,7 @@ pub async fn commit_unschedules_and_quarantines(store: &impl JobStore, probe: &i
             job_id: "bad".into(),
             read_score: 6.0,
             action: Action::Quarantine {
+                kind: QuarantineKind::InvalidCron,
                 reason: "invalid cron string \"61 * * * *\"".into(),
                 at: 1_800_000_000,
             },
@@ -278,12 +193,13 @@ pub async fn commit_unschedules_and_quarantines(store: &impl JobStore, probe: &i
         [Outcome::Unscheduled, Outcome::Quarantined]
     );
     assert_eq!(store.count(None).await.unwrap(), 0);
-    let quarantined = store.quarantined().await.unwrap();
+    let quarantined = probe.quarantined().await;
     assert_eq!(quarantined.len(), 1);
     assert_eq!(quarantined[0].job_id, "bad");
     assert_eq!(quarantined[0].score, 6.0);
     assert_eq!(quarantined[0].reason, "invalid cron string \"61 * * * *\"");
     assert_eq!(quarantined[0].at, 1_800_000_000);
+    assert_eq!(quarantined[0].kind, Some(QuarantineKind::InvalidCron));
     assert!(
         probe.job("bad").await.is_some(),
         "quarantine keeps the hash"
@@ -293,33 +209,29 @@ pub async fn commit_unschedules_and_quarantines(store: &impl JobStore, probe: &i
 
 /// A hash that disappeared between read and commit is unscheduled, never half-written.
 pub async fn commit_of_a_vanished_hash_unschedules_it(store: &impl JobStore, probe: &impl Probe) {
-    store
-        .schedule("a", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    let job = read(store, "a").await;
+    probe.schedule("a", &client_job("default"), 10.0).await;
+    let job = read(store, probe, "a").await;
     probe.delete_job("a").await;
     assert_eq!(
-        store.commit(&[enqueue(&job, Some(100))]).await.unwrap(),
+        store.commit(&[enqueue(&job, Some(100.0))]).await.unwrap(),
         [Outcome::Vanished]
     );
-    assert_eq!(store.score("a").await.unwrap(), None);
+    assert_eq!(probe.score("a").await, None);
     assert!(probe.queue("default").await.is_empty());
     assert_eq!(probe.job("a").await, None, "no partial hash is created");
 }
 
 /// A meta update applies only over the meta it was computed from.
 pub async fn commit_guards_and_replaces_meta(store: &impl JobStore, probe: &impl Probe) {
-    store
+    probe
         .schedule("a", &client_job_with("default", &[("meta", b"old")]), 10.0)
-        .await
-        .unwrap();
-    let job = read(store, "a").await;
+        .await;
+    let job = read(store, probe, "a").await;
     let with_meta = |expected: &[u8]| {
-        let mut h = enqueue(&job, Some(50));
+        let mut h = enqueue(&job, Some(50.0));
         if let Action::Enqueue { meta, .. } = &mut h.action {
             *meta = Some(MetaUpdate {
-                expected: Some(expected.to_vec()),
+                expected: MetaGuard::of(Some(expected)),
                 new: b"new".to_vec(),
             });
         }
@@ -331,13 +243,13 @@ pub async fn commit_guards_and_replaces_meta(store: &impl JobStore, probe: &impl
     );
     assert_eq!(probe.job("a").await.unwrap().get("meta"), Some(&b"old"[..]));
     assert!(probe.queue("default").await.is_empty());
-    assert_eq!(store.score("a").await.unwrap(), Some(10.0));
+    assert_eq!(probe.score("a").await, Some(10.0));
     assert_eq!(
         store.commit(&[with_meta(b"old")]).await.unwrap(),
         [Outcome::Pushed]
     );
     assert_eq!(probe.job("a").await.unwrap().get("meta"), Some(&b"new"[..]));
-    assert_eq!(store.score("a").await.unwrap(), Some(50.0));
+    assert_eq!(probe.score("a").await, Some(50.0));
 }
 
 /// The commit applies RQ's dependency rule: an unfinished dependency defers the job.
@@ -348,15 +260,14 @@ pub async fn commit_defers_behind_an_unfinished_dependency(
     probe
         .write_job("dep", &[("status", b"started"), ("data", b"x")])
         .await;
-    store
+    probe
         .schedule(
             "a",
             &client_job_with("q", &[("dependency_ids", br#"["dep"]"#)]),
             10.0,
         )
-        .await
-        .unwrap();
-    let job = read(store, "a").await;
+        .await;
+    let job = read(store, probe, "a").await;
     assert_eq!(
         store.commit(&[enqueue(&job, None)]).await.unwrap(),
         [Outcome::Deferred]
@@ -367,23 +278,20 @@ pub async fn commit_defers_behind_an_unfinished_dependency(
         Some(&b"deferred"[..])
     );
     assert!(probe.deferred("q").await.contains_key("a"));
-    assert_eq!(store.score("a").await.unwrap(), None);
+    assert_eq!(probe.score("a").await, None);
 }
 
 /// Outcomes come back in batch order, and each hand-off is judged on its own.
 pub async fn commit_keeps_batch_order(store: &impl JobStore, probe: &impl Probe) {
     for (id, score) in [("a", 1.0), ("b", 2.0), ("c", 3.0)] {
-        store
-            .schedule(id, &client_job("default"), score)
-            .await
-            .unwrap();
+        probe.schedule(id, &client_job("default"), score).await;
     }
     let (a, b, c) = (
-        read(store, "a").await,
-        read(store, "b").await,
-        read(store, "c").await,
+        read(store, probe, "a").await,
+        read(store, probe, "b").await,
+        read(store, probe, "c").await,
     );
-    store.cancel("b").await.unwrap();
+    probe.unschedule("b").await;
     let outcomes = store
         .commit(&[enqueue(&c, None), enqueue(&b, None), enqueue(&a, None)])
         .await
@@ -394,20 +302,14 @@ pub async fn commit_keeps_batch_order(store: &impl JobStore, probe: &impl Probe)
 
 /// The same job twice in one batch is handed off once.
 pub async fn commit_handles_a_repeated_id_once(store: &impl JobStore, probe: &impl Probe) {
-    store
-        .schedule("a", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    store
-        .schedule("p", &client_job("default"), 10.0)
-        .await
-        .unwrap();
-    let (a, p) = (read(store, "a").await, read(store, "p").await);
+    probe.schedule("a", &client_job("default"), 10.0).await;
+    probe.schedule("p", &client_job("default"), 10.0).await;
+    let (a, p) = (read(store, probe, "a").await, read(store, probe, "p").await);
     let batch = [
         enqueue(&a, None),
-        enqueue(&p, Some(99)),
+        enqueue(&p, Some(99.0)),
         enqueue(&a, None),
-        enqueue(&p, Some(99)),
+        enqueue(&p, Some(99.0)),
     ];
     assert_eq!(
         store.commit(&batch).await.unwrap(),
@@ -438,14 +340,90 @@ pub async fn commit_keeps_push_order_per_queue(store: &impl JobStore, probe: &im
         } else {
             client_job(queue)
         };
-        store.schedule(id, &hash, n as f64).await.unwrap();
+        probe.schedule(id, &hash, n as f64).await;
     }
     let mut batch = Vec::new();
     for (id, _, _) in jobs {
-        batch.push(enqueue(&read(store, id).await, None));
+        batch.push(enqueue(&read(store, probe, id).await, None));
     }
     store.commit(&batch).await.unwrap();
     assert_eq!(probe.queue("q1").await, ["f2", "f1", "b1", "b3"]);
     assert_eq!(probe.queue("q2").await, ["f3", "b2"]);
     assert_eq!(probe.known_queues().await, ["q1", "q2"]);
+}
+
+/// `offset` skips jobs at the head (the ones a pass could not move), `count` counts like
+/// `Scheduler.count`.
+pub async fn due_skips_offset_and_count_matches_rq_scheduler(
+    store: &impl JobStore,
+    probe: &impl Probe,
+) {
+    let hash = client_job("default");
+    for (id, score) in [
+        ("a", 10.0),
+        ("b", 20.0),
+        ("c", 30.0),
+        ("d", 40.0),
+        ("neg", -5.0),
+    ] {
+        probe.schedule(id, &hash, score).await;
+    }
+    let ids = |jobs: Vec<ScheduledJob>| -> Vec<String> {
+        jobs.into_iter()
+            .map(|j| j.id.to_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(store.due(35.0, 1, 10).await.unwrap()), ["b", "c"]);
+    assert_eq!(ids(store.due(35.0, 2, 1).await.unwrap()), ["c"]);
+    assert!(store.due(35.0, 3, 10).await.unwrap().is_empty());
+    assert_eq!(store.count(None).await.unwrap(), 4);
+    assert_eq!(store.count(Some(30.0)).await.unwrap(), 3);
+    assert_eq!(store.count(Some(9.0)).await.unwrap(), 0);
+    assert_eq!(store.next_due().await.unwrap(), Some(10.0));
+}
+
+/// A meta update over a large meta is guarded by its digest, as over a small one by its
+/// bytes.
+pub async fn commit_guards_a_large_meta_by_digest(store: &impl JobStore, probe: &impl Probe) {
+    let big = vec![b'm'; MetaGuard::EXACT_LIMIT * 3];
+    probe
+        .schedule("a", &client_job_with("default", &[("meta", &big)]), 10.0)
+        .await;
+    let job = read(store, probe, "a").await;
+    assert_eq!(job.hash.as_ref().unwrap().get("meta"), Some(big.as_slice()));
+    let with_guard = |guard: MetaGuard| {
+        let mut h = enqueue(&job, Some(50.0));
+        if let Action::Enqueue { meta, .. } = &mut h.action {
+            *meta = Some(MetaUpdate {
+                expected: guard,
+                new: b"new".to_vec(),
+            });
+        }
+        h
+    };
+    let mut other = big.clone();
+    other[7] = b'x';
+    assert_eq!(
+        store
+            .commit(&[with_guard(MetaGuard::of(Some(&other)))])
+            .await
+            .unwrap(),
+        [Outcome::MetaChanged]
+    );
+    assert_eq!(
+        store
+            .commit(&[with_guard(MetaGuard::Absent)])
+            .await
+            .unwrap(),
+        [Outcome::MetaChanged]
+    );
+    assert_eq!(
+        store
+            .commit(&[with_guard(MetaGuard::of(Some(&big)))])
+            .await
+            .unwrap(),
+        [Outcome::Pushed]
+    );
+    assert_eq!(probe.job("a").await.unwrap().get("meta"), Some(&b"new"[..]));
+    assert_eq!(probe.score("a").await, Some(50.0));
 }

@@ -52,7 +52,7 @@ pub async fn heartbeat_reports_an_expired_record(registry: &impl LifecycleRegist
     for round in 1..=5 {
         let started = tokio::time::Instant::now();
         registry.register_birth("short", at, first).await.unwrap();
-        if !registry.heartbeat("short", short).await.unwrap() {
+        if !registry.heartbeat("short", at, short).await.unwrap() {
             assert!(
                 started.elapsed() >= first,
                 "heartbeat missed a live record (round {round})"
@@ -60,7 +60,7 @@ pub async fn heartbeat_reports_an_expired_record(registry: &impl LifecycleRegist
             continue;
         }
         tokio::time::sleep(short * 2).await;
-        assert!(!registry.heartbeat("short", TTL).await.unwrap());
+        assert!(!registry.heartbeat("short", at, TTL).await.unwrap());
         assert_eq!(registry.record("short").await.unwrap(), None);
         registry.register_birth("short", at, TTL).await.unwrap();
         return;
@@ -77,4 +77,24 @@ pub async fn times_are_python_float_reprs(registry: &impl LifecycleRegistry, _: 
     let record = registry.record("n").await.unwrap().unwrap();
     assert_eq!(record.birth.as_deref(), Some("1795804227.8481946"));
     assert_eq!(record.death.as_deref(), Some("1795804300.5"));
+}
+
+/// `instances` lists every record by name, rqs's marked with its version and last
+/// heartbeat, dead ones with their death.
+pub async fn instances_lists_every_record(registry: &impl LifecycleRegistry, _: &()) {
+    let born = Utc.timestamp_opt(1_795_804_227, 0).unwrap();
+    let beat = Utc.timestamp_opt(1_795_804_230, 500_000_000).unwrap();
+    registry.register_birth("b-alive", born, TTL).await.unwrap();
+    assert!(registry.heartbeat("b-alive", beat, TTL).await.unwrap());
+    registry.register_birth("a-dead", born, TTL).await.unwrap();
+    registry.register_death("a-dead", beat).await.unwrap();
+    let all = registry.instances().await.unwrap();
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a-dead", "b-alive"]);
+    let alive = &all[1].1;
+    assert!(alive.is_alive() && alive.is_rqs());
+    assert_eq!(alive.birth.as_deref(), Some("1795804227.0"));
+    assert_eq!(alive.heartbeat.as_deref(), Some("1795804230.5"));
+    assert!(!all[0].1.is_alive());
+    assert_eq!(all[0].1.death.as_deref(), Some("1795804230.5"));
 }

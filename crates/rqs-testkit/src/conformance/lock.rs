@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use rqs_lock::LockProvider;
+use rqs_lock::{LockProvider, MAX_NAME_LEN, MAX_TOKEN_LEN};
 
 const LONG: Duration = Duration::from_secs(30);
 
 /// Only one token holds the lock; the holder is reported.
-pub async fn only_one_owner_at_a_time(lock: &impl LockProvider, _: &()) {
+pub async fn only_one_owner_at_a_time(lock: &impl LockProvider, _: &impl LockProvider) {
     assert_eq!(lock.holder().await.unwrap(), None);
     assert!(lock.acquire("a", LONG).await.unwrap());
     assert!(!lock.acquire("b", LONG).await.unwrap());
@@ -19,7 +19,7 @@ pub async fn only_one_owner_at_a_time(lock: &impl LockProvider, _: &()) {
 }
 
 /// Renew and release work only for the owner; releasing twice is harmless.
-pub async fn renew_and_release_only_by_the_owner(lock: &impl LockProvider, _: &()) {
+pub async fn renew_and_release_only_by_the_owner(lock: &impl LockProvider, _: &impl LockProvider) {
     assert!(lock.acquire("a", LONG).await.unwrap());
     assert!(!lock.renew("b", LONG).await.unwrap());
     assert!(!lock.release("b").await.unwrap());
@@ -32,7 +32,10 @@ pub async fn renew_and_release_only_by_the_owner(lock: &impl LockProvider, _: &(
 }
 
 /// An expired lease is free for others, and its old owner can neither renew nor release.
-pub async fn an_expired_lease_is_free_and_cannot_be_renewed(lock: &impl LockProvider, _: &()) {
+pub async fn an_expired_lease_is_free_and_cannot_be_renewed(
+    lock: &impl LockProvider,
+    _: &impl LockProvider,
+) {
     assert!(lock.acquire("a", Duration::from_millis(100)).await.unwrap());
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(lock.holder().await.unwrap(), None);
@@ -46,7 +49,7 @@ pub async fn an_expired_lease_is_free_and_cannot_be_renewed(lock: &impl LockProv
 ///
 /// The renew must reach the lock before the short first lease ends. On a stalled machine
 /// it may not; such a round proves nothing and is repeated (a few times at most).
-pub async fn renew_extends_the_lease(lock: &impl LockProvider, _: &()) {
+pub async fn renew_extends_the_lease(lock: &impl LockProvider, _: &impl LockProvider) {
     let short = Duration::from_secs(1);
     for round in 1..=5 {
         let started = tokio::time::Instant::now();
@@ -64,4 +67,56 @@ pub async fn renew_extends_the_lease(lock: &impl LockProvider, _: &()) {
         return;
     }
     panic!("five rounds in a row took over a second between acquire and renew");
+}
+
+/// Two handles (two processes) see one lease: only one can take it, both see the holder,
+/// only the holder's token renews or releases it, from either handle.
+pub async fn two_handles_share_one_lease(lock: &impl LockProvider, other: &impl LockProvider) {
+    assert!(lock.acquire("one@1.5", LONG).await.unwrap());
+    assert!(!other.acquire("two@2.5", LONG).await.unwrap());
+    assert_eq!(other.holder().await.unwrap().as_deref(), Some("one@1.5"));
+    assert!(!other.renew("two@2.5", LONG).await.unwrap());
+    assert!(!other.release("two@2.5").await.unwrap());
+    assert!(lock.renew("one@1.5", LONG).await.unwrap());
+    assert!(lock.release("one@1.5").await.unwrap());
+    assert!(other.acquire("two@2.5", LONG).await.unwrap());
+    assert_eq!(lock.holder().await.unwrap().as_deref(), Some("two@2.5"));
+    assert!(!lock.acquire("one@1.5", LONG).await.unwrap());
+}
+
+/// A holder that goes silent (crashed, paused) loses its lease when the backend expires
+/// it, without any call from the holder: another handle then takes the lock, and the old
+/// holder can neither renew nor release.
+pub async fn a_silent_holder_loses_its_lease_to_another_handle(
+    lock: &impl LockProvider,
+    other: &impl LockProvider,
+) {
+    let lease = Duration::from_millis(300);
+    assert!(lock.acquire("silent@1.0", lease).await.unwrap());
+    assert!(!other.acquire("standby@2.0", LONG).await.unwrap());
+    tokio::time::sleep(lease * 2).await;
+    assert!(
+        other.acquire("standby@2.0", LONG).await.unwrap(),
+        "the backend must expire the lease on its own"
+    );
+    assert!(!lock.renew("silent@1.0", LONG).await.unwrap());
+    assert!(!lock.release("silent@1.0").await.unwrap());
+    assert_eq!(lock.holder().await.unwrap().as_deref(), Some("standby@2.0"));
+}
+
+/// The scheduler's longest token (a name of the longest length, `@`, a birth time) is
+/// stored and compared whole.
+pub async fn tokens_of_the_longest_name_are_kept_whole(
+    lock: &impl LockProvider,
+    other: &impl LockProvider,
+) {
+    let name = "n".repeat(MAX_NAME_LEN);
+    let token = format!("{name}@1795804227.8481946123456");
+    assert!(token.len() <= MAX_TOKEN_LEN);
+    let almost = format!("{name}@1795804227.8481946123457");
+    assert!(lock.acquire(&token, LONG).await.unwrap());
+    assert_eq!(other.holder().await.unwrap(), Some(token.clone()));
+    assert!(!other.renew(&almost, LONG).await.unwrap());
+    assert!(!other.release(&almost).await.unwrap());
+    assert!(other.release(&token).await.unwrap());
 }

@@ -9,6 +9,7 @@
 //! `#[tokio::test]` per case so a failure names its case. This module is test support,
 //! not a stable API.
 
+pub mod job_admin;
 pub mod job_store;
 pub mod lifecycle;
 pub mod lock;
@@ -69,15 +70,16 @@ macro_rules! __conformance_cases {
 /// Runs the `JobStore` suite. `$setup` is an `async` block returning
 /// `(store, probe, guard)`: the store under test, a [`Probe`](crate::Probe) on the same
 /// state, and anything to keep alive during the case (such as a `RedisServer`).
+///
+/// Cases run in parallel, so each `$setup` must give its case a state of its own (a
+/// private server, a fresh model, a key prefix of its own).
 #[macro_export]
 macro_rules! job_store_conformance {
     ($setup:expr) => {
         $crate::__conformance_cases!(job_store, $setup;
             due_orders_by_score_then_id,
             due_reports_missing_hashes,
-            count_and_list_match_rq_scheduler,
-            cancel_keeps_the_hash_and_is_idempotent,
-            change_execution_time_moves_only_scheduled_jobs,
+            due_skips_offset_and_count_matches_rq_scheduler,
             commit_pushes_and_unschedules_a_one_off_job,
             commit_rearms_a_periodic_job,
             commit_is_guarded_by_the_read_score,
@@ -89,6 +91,22 @@ macro_rules! job_store_conformance {
             commit_keeps_batch_order,
             commit_handles_a_repeated_id_once,
             commit_keeps_push_order_per_queue,
+            commit_guards_a_large_meta_by_digest,
+        );
+    };
+}
+
+/// Runs the `JobAdmin` suite; `$setup` returns `(store, probe, guard)` as for
+/// [`job_store_conformance!`](crate::job_store_conformance).
+#[macro_export]
+macro_rules! job_admin_conformance {
+    ($setup:expr) => {
+        $crate::__conformance_cases!(job_admin, $setup;
+            count_and_list_match_rq_scheduler,
+            cancel_keeps_the_hash_and_is_idempotent,
+            change_execution_time_moves_only_scheduled_jobs,
+            job_reads_the_whole_hash,
+            release_puts_a_quarantined_job_back,
         );
     };
 }
@@ -111,9 +129,12 @@ macro_rules! queue_sink_conformance {
     };
 }
 
-/// Runs the `LockProvider` suite; `$setup` returns `(lock, (), guard)`. Prefix the setup
-/// with `paused:` when the implementation keeps time with `tokio::time::Instant`: the
-/// cases then run on paused time and never wait for real.
+/// Runs the `LockProvider` suite; `$setup` returns `(lock, other, guard)`: the handle
+/// under test, a second handle on the same lock as another process would open it (its
+/// own connection), and anything to keep alive during the case. Each case needs a lock
+/// of its own: cases run in parallel. Prefix the setup with `paused:` when the
+/// implementation keeps time with `tokio::time::Instant`: the cases then run on paused
+/// time and never wait for real.
 #[macro_export]
 macro_rules! lock_provider_conformance {
     (paused: $setup:expr) => {
@@ -128,11 +149,15 @@ macro_rules! lock_provider_conformance {
             renew_and_release_only_by_the_owner,
             an_expired_lease_is_free_and_cannot_be_renewed,
             renew_extends_the_lease,
+            two_handles_share_one_lease,
+            a_silent_holder_loses_its_lease_to_another_handle,
+            tokens_of_the_longest_name_are_kept_whole,
         );
     };
 }
 
-/// Runs the `LifecycleRegistry` suite; `$setup` returns `(registry, (), guard)`. Prefix
+/// Runs the `LifecycleRegistry` suite; `$setup` returns `(registry, (), guard)`, with a
+/// registry of its own for each case. Prefix
 /// with `paused:` as for [`lock_provider_conformance!`](crate::lock_provider_conformance).
 #[macro_export]
 macro_rules! lifecycle_conformance {
@@ -148,6 +173,7 @@ macro_rules! lifecycle_conformance {
             death_allows_a_new_birth,
             heartbeat_reports_an_expired_record,
             times_are_python_float_reprs,
+            instances_lists_every_record,
         );
     };
 }

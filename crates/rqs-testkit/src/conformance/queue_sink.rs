@@ -12,11 +12,7 @@ fn now() -> chrono::DateTime<Utc> {
 }
 
 fn job(id: &str, hash: JobHash) -> ScheduledJob {
-    ScheduledJob {
-        id: id.into(),
-        score: 1.0,
-        hash: Some(hash),
-    }
+    ScheduledJob::new(id, 1.0, Some(hash))
 }
 
 /// Writes the job hash, prepares and enqueues it.
@@ -56,11 +52,7 @@ pub async fn prepare_describes_rqs_enqueue(sink: &impl QueueSink, _probe: &impl 
 
 /// `prepare` refuses a missing job and unreadable fields instead of guessing.
 pub async fn prepare_rejects_missing_and_corrupt_jobs(sink: &impl QueueSink, _probe: &impl Probe) {
-    let missing = ScheduledJob {
-        id: "m".into(),
-        score: 1.0,
-        hash: None,
-    };
+    let missing = ScheduledJob::new("m", 1.0, None);
     assert!(sink.prepare(&missing, now()).is_err());
     let no_data = JobHash::from_pairs([("origin", "q")]);
     assert!(sink.prepare(&job("n", no_data), now()).is_err());

@@ -6,8 +6,11 @@
 --   id, read score, kind ('E' enqueue | 'U' unschedule | 'Q' quarantine), n, then n args:
 --   U: none
 --   Q: the quarantine record (JSON)
---   E: meta mode ('-' | 'S'), when 'S': expected present ('1'|'0'), expected meta, new meta;
---      next score ('' = leave the schedule); then the enqueue record (see the fragment)
+--   E: meta mode ('-' | 'A' | 'E' | 'D'): '-' leaves the meta alone; otherwise the stored
+--      meta must be absent ('A'), equal to the next argument ('E'), or of the length and
+--      SHA-1 (hex) in the next two arguments ('D'); then comes the new meta.
+--      Then the next score ('' = leave the schedule) and the enqueue record (see the
+--      fragment).
 -- Returns one outcome name per hand-off: pushed, deferred, unscheduled, quarantined, stale,
 -- meta_changed or vanished. A job whose keys have the wrong type for its hand-off is
 -- quarantined here, with the reason. If the schedule, the quarantine hash or rq:queues
@@ -53,13 +56,19 @@ for n = 1, tonumber(ARGV[1]) do
     results[n] = quarantine(id, ARGV[j])
   else
     local mode = ARGV[j]
-    local expected_present, expected, new_meta
+    local expected, expected_sha, new_meta
     j = j + 1
-    if mode == 'S' then
-      expected_present = ARGV[j] == '1'
-      expected = ARGV[j + 1]
-      new_meta = ARGV[j + 2]
-      j = j + 3
+    if mode == 'E' then
+      expected = ARGV[j]
+      j = j + 1
+    elseif mode == 'D' then
+      expected = tonumber(ARGV[j])
+      expected_sha = ARGV[j + 1]
+      j = j + 2
+    end
+    if mode ~= '-' then
+      new_meta = ARGV[j]
+      j = j + 1
     end
     local next_score = ARGV[j]
     local e = rqs_read(j + 1)
@@ -69,22 +78,24 @@ for n = 1, tonumber(ARGV[1]) do
     else
       local problem = rqs_check(e, types)
       if problem then
-        local record = cjson.encode({ score = read, reason = problem, at = now })
+        local record = cjson.encode({ score = read, kind = 'wrong_type', reason = problem, at = now })
         results[n] = quarantine(id, record)
       else
         local meta_ok = true
-        if mode == 'S' then
+        if mode ~= '-' then
           local stored = redis.call('HGET', e.job_key, 'meta')
-          if expected_present then
+          if mode == 'A' then
+            meta_ok = stored == false
+          elseif mode == 'E' then
             meta_ok = stored == expected
           else
-            meta_ok = stored == false
+            meta_ok = stored ~= false and #stored == expected and redis.sha1hex(stored) == expected_sha
           end
         end
         if not meta_ok then
           results[n] = 'meta_changed'
         else
-          if mode == 'S' then
+          if mode ~= '-' then
             redis.call('HSET', e.job_key, 'meta', new_meta)
           end
           results[n] = rqs_apply(e, pending)

@@ -1,0 +1,12 @@
+-- Reads instance records; a key that is not a hash reads as an empty record.
+-- KEYS: rq:scheduler_instance:<name> keys
+-- Returns one flat field/value list per key, in order.
+local out = {}
+for k = 1, #KEYS do
+  if redis.call('TYPE', KEYS[k])['ok'] == 'hash' then
+    out[k] = redis.call('HGETALL', KEYS[k])
+  else
+    out[k] = {}
+  end
+end
+return out

@@ -1,0 +1,128 @@
+//! The Lua fragment that applies one [`Enqueue`], shared by the sink's enqueue script and
+//! the store's commit script, so the two can never disagree.
+
+use redis::{Cmd, FromRedisValue, RedisResult};
+use rqs_core::{Enqueue, keys};
+
+use crate::Conn;
+
+const ENQUEUE_FRAGMENT: &str = include_str!("lua/enqueue.lua");
+
+/// A Lua script run by `EVALSHA`, loaded on `NOSCRIPT` (after a restart or a
+/// `SCRIPT FLUSH`).
+///
+/// Unlike `redis::Script`, the caller builds the command once with [`Lua::cmd`] and
+/// appends arguments straight into it, so large arguments (a meta of megabytes) are not
+/// copied through intermediate vectors.
+#[derive(Debug)]
+pub(crate) struct Lua {
+    source: String,
+    sha: String,
+}
+
+impl Lua {
+    /// A script from its source.
+    pub(crate) fn new(source: impl Into<String>) -> Self {
+        let source = source.into();
+        let sha = sha1_smol::Sha1::from(source.as_bytes())
+            .digest()
+            .to_string();
+        Self { source, sha }
+    }
+
+    /// A script that starts with the shared enqueue fragment, RQ's key prefixes filled in.
+    pub(crate) fn with_fragment(body: &str) -> Self {
+        Self::new(source(body))
+    }
+
+    /// `EVALSHA <sha> <n> <keys...>`; append the arguments to it.
+    pub(crate) fn cmd<K: AsRef<[u8]>>(&self, keys: &[K]) -> Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.sha).arg(keys.len());
+        for k in keys {
+            cmd.arg(k.as_ref());
+        }
+        cmd
+    }
+
+    /// Runs `cmd` (from [`Lua::cmd`]), loading the script first when Redis lost it.
+    pub(crate) async fn run<T: FromRedisValue, C: Conn>(
+        &self,
+        conn: &mut C,
+        cmd: &Cmd,
+    ) -> RedisResult<T> {
+        match cmd.query_async(conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                let _: String = redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(&self.source)
+                    .query_async(conn)
+                    .await?;
+                cmd.query_async(conn).await
+            }
+            other => other,
+        }
+    }
+}
+
+fn source(body: &str) -> String {
+    format!("{ENQUEUE_FRAGMENT}\n{body}")
+        .replace("{{JOB}}", keys::JOB_PREFIX)
+        .replace("{{QUEUE}}", keys::QUEUE_PREFIX)
+        .replace("{{DEFERRED}}", keys::DEFERRED_PREFIX)
+        .replace("{{QUEUES}}", keys::QUEUES)
+}
+
+/// The number of ARGV entries [`encode_enqueue`] appends.
+pub(crate) fn enqueue_len(e: &Enqueue) -> usize {
+    6 + 1
+        + 2 * e.ready_fields.len()
+        + 1
+        + 2 * e.deferred_fields.len()
+        + 1
+        + e.dependencies.len()
+        + 1
+        + e.met_statuses.len()
+}
+
+/// Appends the ARGV record of one [`Enqueue`] that the Lua fragment reads.
+pub(crate) fn encode_enqueue(e: &Enqueue, cmd: &mut Cmd) {
+    let flag = |b: bool| if b { "1" } else { "0" };
+    cmd.arg(e.job_id.as_bytes())
+        .arg(e.queue.as_bytes())
+        .arg(flag(e.at_front));
+    match e.ttl {
+        Some(t) => cmd.arg(t),
+        None => cmd.arg(""),
+    };
+    cmd.arg(flag(e.was_deferred)).arg(e.now);
+    for fields in [&e.ready_fields, &e.deferred_fields] {
+        cmd.arg(fields.len());
+        for (k, v) in fields {
+            cmd.arg(k.as_str()).arg(v.as_slice());
+        }
+    }
+    cmd.arg(e.dependencies.len());
+    for d in &e.dependencies {
+        cmd.arg(d.as_bytes());
+    }
+    cmd.arg(e.met_statuses.len());
+    for s in &e.met_statuses {
+        cmd.arg(s.as_str());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_has_no_placeholders_left() {
+        let text = source("return 1");
+        assert!(!text.contains("{{"));
+        assert!(text.contains("'rq:job:' .. e.id"));
+        assert!(text.contains("'rq:job::' .. e.id .. ':dependencies'"));
+        assert!(text.contains("'rq:queues'"));
+        assert!(text.ends_with("return 1"));
+    }
+}
