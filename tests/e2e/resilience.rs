@@ -206,11 +206,11 @@ async fn several_active_instances_never_duplicate() {
                     "-u",
                     &url,
                     "-i",
-                    "0.02",
+                    "0.05",
                     "--batch-size",
                     "10",
                     "--peek-interval",
-                    "0.02",
+                    "0.05",
                 ])
             })
             .collect();

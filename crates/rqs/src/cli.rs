@@ -1,120 +1,172 @@
-//! Flags and environment variables, the same as rq-scheduler's `rqscheduler`.
+//! Flags and environment variables. A bare `rqs` takes `rqscheduler`'s flags and runs the
+//! scheduler; `rqs run` is the same with its explicit name, and the other subcommands
+//! inspect and manage the schedule. Connection and logging flags are global: they go
+//! before or after the subcommand, and every subcommand reads the same `RQ_REDIS_*`
+//! variables.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub(crate) use crate::connection::ConnectionArgs;
 
 /// Moves scheduled RQ jobs into their queues; a drop-in replacement for `rqscheduler`.
-#[derive(Debug, Parser, PartialEq)]
-#[command(name = "rqs", version, about, long_about = None)]
-pub struct Cli {
+#[derive(Debug, Parser)]
+#[command(
+    name = "rqs",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub(crate) log: LogArgs,
+
+    /// The scheduler's flags, when no subcommand is given.
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the scheduler (what a bare `rqs` does)
+    Run(RunArgs),
+}
+
+/// Logging, for every subcommand.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub(crate) struct LogArgs {
+    /// Show more output (every hand-off)
+    #[arg(short = 'v', long, global = true)]
+    pub(crate) verbose: bool,
+
+    /// Show less output (warnings and errors)
+    #[arg(long, global = true)]
+    pub(crate) quiet: bool,
+
+    /// Log lines as human-readable text or as one JSON object each
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl LogArgs {
+    /// The log level the flags ask for (`RUST_LOG` overrides it).
+    pub(crate) fn level(&self) -> tracing::Level {
+        if self.verbose {
+            tracing::Level::DEBUG
+        } else if self.quiet {
+            tracing::Level::WARN
+        } else {
+            tracing::Level::INFO
+        }
+    }
+}
+
+/// The scheduler's flags: `rqscheduler`'s, and rqs's own.
+#[derive(Debug, Args, Clone, PartialEq)]
+pub(crate) struct RunArgs {
     /// Run in burst mode (quit after all due work is done)
     #[arg(short = 'b', long)]
-    pub burst: bool,
+    pub(crate) burst: bool,
 
-    /// Redis host
-    #[arg(short = 'H', long, env = "RQ_REDIS_HOST", default_value = "localhost")]
-    pub host: String,
-
-    /// Redis port number
-    #[arg(short = 'p', long, env = "RQ_REDIS_PORT", default_value_t = 6379)]
-    pub port: u16,
-
-    /// Redis database
-    #[arg(short = 'd', long, env = "RQ_REDIS_DB", default_value_t = 0)]
-    pub db: i64,
-
-    /// Redis password
-    #[arg(short = 'P', long, env = "RQ_REDIS_PASSWORD", hide_env_values = true)]
-    pub password: Option<String>,
-
-    /// URL describing Redis connection details; overrides the other connection flags
-    #[arg(short = 'u', long, env = "RQ_REDIS_URL", hide_env_values = true)]
-    pub url: Option<String>,
-
-    /// How often to check for due jobs while another instance holds the lock, in seconds
-    /// (floats allowed); also sets the lock and heartbeat lifetime to int(interval) + 10
+    /// Seconds (floats allowed, at least 0.05): the instance record lives
+    /// int(interval)+10 s between heartbeats, as rqscheduler's does; a standby also tries
+    /// the lock at least this often
     #[arg(
         short = 'i',
         long,
         default_value_t = 60.0,
         allow_negative_numbers = true
     )]
-    pub interval: f64,
+    pub(crate) interval: f64,
 
     /// Accepted for compatibility; rqs imports no Python code
     #[arg(long)]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
 
     /// Write the process id to FILE
     #[arg(long, value_name = "FILE")]
-    pub pid: Option<PathBuf>,
+    pub(crate) pid: Option<PathBuf>,
 
     /// Accepted for compatibility; rqs uses RQ's default job class layout
     #[arg(short = 'j', long = "job-class")]
-    pub job_class: Option<String>,
+    pub(crate) job_class: Option<String>,
 
     /// Accepted for compatibility; rqs enqueues as RQ's default Queue class does
     #[arg(short = 'q', long = "queue-class")]
-    pub queue_class: Option<String>,
+    pub(crate) queue_class: Option<String>,
 
-    /// Show more output
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
-
-    /// Show less output
+    /// Instance name in rq:scheduler_instance:<name>: up to 64 characters of
+    /// A-Z a-z 0-9 . _ : - (default: a random uuid4 hex)
     #[arg(long)]
-    pub quiet: bool,
-
-    /// Instance name in rq:scheduler_instance:<name> (default: a random uuid4 hex)
-    #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
 
     /// Jobs moved per atomic hand-off batch
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub batch_size: u32,
+    pub(crate) batch_size: u32,
 
     /// Longest sleep of the active instance before it looks at the schedule again, in
-    /// seconds; it also wakes exactly at the next due time
+    /// seconds (at least 0.05); it also wakes exactly at the next due time
     #[arg(long, default_value_t = 1.0)]
-    pub peek_interval: f64,
+    pub(crate) peek_interval: f64,
 }
 
 /// A flag value that parses but cannot be used.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct InvalidFlag(pub String);
+pub(crate) struct InvalidFlag(pub(crate) String);
 
-fn seconds(flag: &str, value: f64) -> Result<Duration, InvalidFlag> {
-    if value.is_finite() && value > 0.0 && value < 1e9 {
+/// The shortest interval or peek: shorter ones only load Redis (`--peek-interval
+/// 0.000001` would make thousands of calls a second).
+pub(crate) const MIN_SECONDS: f64 = 0.05;
+
+pub(crate) fn seconds(flag: &str, value: f64) -> Result<Duration, InvalidFlag> {
+    if value.is_finite() && (MIN_SECONDS..1e9).contains(&value) {
         Ok(Duration::from_secs_f64(value))
     } else {
         Err(InvalidFlag(format!(
-            "{flag} must be a positive number of seconds, got {value}"
+            "{flag} must be a number of seconds from {MIN_SECONDS} up, got {value}"
         )))
     }
 }
 
-impl Cli {
+impl RunArgs {
     /// The interval as a duration.
     ///
     /// # Errors
-    /// When it is not a positive number.
-    pub fn interval(&self) -> Result<Duration, InvalidFlag> {
+    /// When it is out of range.
+    pub(crate) fn interval(&self) -> Result<Duration, InvalidFlag> {
         seconds("--interval", self.interval)
     }
 
     /// The peek interval as a duration.
     ///
     /// # Errors
-    /// When it is not a positive number.
-    pub fn peek_interval(&self) -> Result<Duration, InvalidFlag> {
+    /// When it is out of range.
+    pub(crate) fn peek_interval(&self) -> Result<Duration, InvalidFlag> {
         seconds("--peek-interval", self.peek_interval)
     }
 
     /// Warnings for flags that only mean something to Python.
-    pub fn compatibility_warnings(&self) -> Vec<String> {
+    pub(crate) fn compatibility_warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(path) = &self.path {
             out.push(format!(
@@ -135,28 +187,33 @@ impl Cli {
         }
         out
     }
+}
 
-    /// The log level the flags ask for.
-    pub fn log_level(&self) -> tracing::Level {
-        if self.verbose {
-            tracing::Level::DEBUG
-        } else if self.quiet {
-            tracing::Level::WARN
-        } else {
-            tracing::Level::INFO
+#[cfg(test)]
+impl Cli {
+    /// The scheduler's flags, from `rqs run` or a bare `rqs`.
+    pub(crate) fn run_args(&self) -> Option<&RunArgs> {
+        match &self.command {
+            None => Some(&self.run),
+            Some(Command::Run(run)) => Some(run),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Parses `args` as if no `RQ_REDIS_*` variable were exported, whatever the caller's
     /// environment holds: operators usually have them set.
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    pub(crate) fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         use clap::{CommandFactory, FromArgMatches};
-        let command = Cli::command().mut_args(|arg| arg.env(None));
+        fn without_env(command: clap::Command) -> clap::Command {
+            command
+                .mut_args(|arg| arg.env(None))
+                .mut_subcommands(without_env)
+        }
+        let command = without_env(Cli::command());
         let matches =
             command.try_get_matches_from(std::iter::once("rqs").chain(args.iter().copied()))?;
         Cli::from_arg_matches(&matches)
@@ -165,15 +222,17 @@ mod tests {
     #[test]
     fn defaults_match_rqscheduler() {
         let cli = parse(&[]).unwrap();
-        assert!(!cli.burst);
-        assert_eq!(cli.host, "localhost");
-        assert_eq!(cli.port, 6379);
-        assert_eq!(cli.db, 0);
-        assert_eq!(cli.password, None);
-        assert_eq!(cli.url, None);
-        assert_eq!(cli.interval().unwrap(), Duration::from_secs(60));
-        assert_eq!(cli.log_level(), tracing::Level::INFO);
-        assert!(cli.compatibility_warnings().is_empty());
+        let run = cli.run_args().unwrap();
+        assert!(!run.burst);
+        let c = &cli.connection;
+        assert_eq!(c.host, "localhost");
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.db, 0);
+        assert_eq!(c.password, None);
+        assert_eq!(c.url, None);
+        assert_eq!(run.interval().unwrap(), Duration::from_secs(60));
+        assert_eq!(cli.log.level(), tracing::Level::INFO);
+        assert!(run.compatibility_warnings().is_empty());
     }
 
     #[test]
@@ -203,19 +262,21 @@ mod tests {
             "-v",
         ])
         .unwrap();
-        assert!(cli.burst);
-        assert_eq!(cli.host, "redis.internal");
-        assert_eq!(cli.port, 6380);
-        assert_eq!(cli.db, 3);
-        assert_eq!(cli.password.as_deref(), Some("secret"));
-        assert_eq!(cli.url.as_deref(), Some("redis://x:1/2"));
-        assert_eq!(cli.interval().unwrap(), Duration::from_millis(500));
+        let run = cli.run_args().unwrap();
+        assert!(run.burst);
+        let c = &cli.connection;
+        assert_eq!(c.host, "redis.internal");
+        assert_eq!(c.port, 6380);
+        assert_eq!(c.db, 3);
+        assert_eq!(c.password.as_deref(), Some("secret"));
+        assert_eq!(c.url.as_deref(), Some("redis://x:1/2"));
+        assert_eq!(run.interval().unwrap(), Duration::from_millis(500));
         assert_eq!(
-            cli.pid.as_deref(),
+            run.pid.as_deref(),
             Some(std::path::Path::new("/run/rqs.pid"))
         );
-        assert_eq!(cli.log_level(), tracing::Level::DEBUG);
-        let warnings = cli.compatibility_warnings();
+        assert_eq!(cli.log.level(), tracing::Level::DEBUG);
+        let warnings = run.compatibility_warnings();
         assert_eq!(warnings.len(), 3);
         assert!(warnings[1].contains("my.Job"));
         let long = parse(&[
@@ -245,13 +306,27 @@ mod tests {
             "0.1",
         ])
         .unwrap();
-        assert_eq!(long.name.as_deref(), Some("n1"));
-        assert_eq!(long.batch_size, 10);
-        assert_eq!(long.peek_interval().unwrap(), Duration::from_millis(100));
+        let run = long.run_args().unwrap();
+        assert_eq!(run.name.as_deref(), Some("n1"));
+        assert_eq!(run.batch_size, 10);
+        assert_eq!(run.peek_interval().unwrap(), Duration::from_millis(100));
         assert_eq!(
-            parse(&["--quiet"]).unwrap().log_level(),
+            parse(&["--quiet"]).unwrap().log.level(),
             tracing::Level::WARN
         );
+    }
+
+    #[test]
+    fn run_is_the_explicit_name_and_connection_flags_are_global() {
+        let cli = parse(&["run", "-b", "-u", "redis://h:1/0", "--log-format", "json"]).unwrap();
+        let run = cli.run_args().unwrap();
+        assert!(run.burst);
+        assert_eq!(cli.connection.url.as_deref(), Some("redis://h:1/0"));
+        assert_eq!(cli.log.log_format, LogFormat::Json);
+        let before = parse(&["-u", "redis://h:1/0", "run"]).unwrap();
+        assert_eq!(before.connection.url.as_deref(), Some("redis://h:1/0"));
+        // Scheduler flags before a subcommand are a mistake, not silently dropped.
+        assert!(parse(&["-b", "run"]).is_err());
     }
 
     #[test]
@@ -262,13 +337,16 @@ mod tests {
             &["--no-such-flag"],
             &["--db", "x"],
             &["--batch-size", "0"],
+            &["--log-format", "xml"],
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");
         }
-        for bad in ["0", "-1", "nan", "inf"] {
-            let cli = parse(&["--interval", bad]).unwrap();
-            assert!(cli.interval().is_err(), "{bad}");
+        for bad in ["0", "-1", "nan", "inf", "0.01"] {
+            let cli = parse(&["--interval", bad, "--peek-interval", bad]).unwrap();
+            let run = cli.run_args().unwrap();
+            assert!(run.interval().is_err(), "{bad}");
+            assert!(run.peek_interval().is_err(), "{bad}");
         }
     }
 }

@@ -1,0 +1,107 @@
+//! `rqs` / `rqs run`: the scheduler daemon.
+
+use std::sync::Arc;
+
+use rqs_orchestrator::{Scheduler, SchedulerConfig};
+use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, RedisQueueSink};
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::cli::{ConnectionArgs, RunArgs};
+use crate::exit::Failure;
+use crate::pidfile::PidFile;
+
+/// Runs the scheduler until a signal (or, with `--burst`, until the due work is done).
+pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
+    let interval = args.interval().map_err(|e| Failure::Usage(e.to_string()))?;
+    let peek = args
+        .peek_interval()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let config = SchedulerConfig::new(name)
+        .interval(interval)
+        .peek_interval(peek)
+        .burst(args.burst)
+        .batch_size(args.batch_size as usize);
+    config.validate().map_err(Failure::Usage)?;
+    for warning in args.compatibility_warnings() {
+        warn!("{warning}");
+    }
+    let shutdown = Shutdown::install()?;
+    let conn = connection.connect().await?;
+    let _pid = args.pid.as_deref().map(PidFile::create).transpose()?;
+    info!(name = %config.name, "rqs {} starting", env!("CARGO_PKG_VERSION"));
+    let store = RedisJobStore::new(conn.clone());
+    match store.migrate_legacy_quarantine().await {
+        Ok(0) => {}
+        Ok(n) => info!(
+            records = n,
+            "moved the quarantine from rqs:quarantine to rq:rqs:quarantine"
+        ),
+        Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
+    }
+    let scheduler = Scheduler::new(
+        store,
+        RedisQueueSink::new(conn.clone()),
+        RedisLockProvider::new(conn.clone()),
+        RedisLifecycleRegistry::new(conn),
+        config,
+    );
+    match scheduler.run(shutdown.requested()).await {
+        Ok(_) => Ok(()),
+        Err(e @ rqs_orchestrator::Error::AlreadyActive(_)) => {
+            Err(Failure::AlreadyActive(e.to_string()))
+        }
+        Err(e @ rqs_orchestrator::Error::InvalidConfig(_)) => Err(Failure::Usage(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP, watched by a task of their own from the start, so that a
+/// signal is seen even while a Redis call hangs: the first asks for a clean stop, the
+/// second ends the process at once.
+struct Shutdown {
+    notify: Arc<Notify>,
+}
+
+impl Shutdown {
+    fn install() -> Result<Self, Failure> {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let listen = |kind| {
+            signal(kind).map_err(|e| {
+                Failure::Runtime(anyhow::anyhow!("cannot install signal handlers: {e}"))
+            })
+        };
+        let mut int = listen(SignalKind::interrupt())?;
+        let mut term = listen(SignalKind::terminate())?;
+        let mut hup = listen(SignalKind::hangup())?;
+        async fn any(int: &mut Signal, term: &mut Signal, hup: &mut Signal) {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        let notify = Arc::new(Notify::new());
+        let n = notify.clone();
+        tokio::spawn(async move {
+            any(&mut int, &mut term, &mut hup).await;
+            info!("shutting down: finishing the batch in flight, then releasing the lock");
+            n.notify_one();
+            any(&mut int, &mut term, &mut hup).await;
+            #[allow(clippy::print_stderr)] // Straight to stderr: the process ends now.
+            {
+                eprintln!("rqs: second signal, exiting now (the lock expires on its own)");
+            }
+            std::process::exit(130);
+        });
+        Ok(Self { notify })
+    }
+
+    async fn requested(self) {
+        self.notify.notified().await;
+    }
+}
