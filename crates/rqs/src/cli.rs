@@ -13,13 +13,7 @@ pub(crate) use crate::connection::ConnectionArgs;
 
 /// Moves scheduled RQ jobs into their queues; a drop-in replacement for `rqscheduler`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "rqs",
-    version,
-    about,
-    long_about = None,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "rqs", version, about, long_about = None)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
@@ -125,7 +119,7 @@ pub(crate) struct RunArgs {
 
     /// Longest sleep of the active instance before it looks at the schedule again, in
     /// seconds (at least 0.05); it also wakes exactly at the next due time
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub(crate) peek_interval: f64,
 }
 
@@ -189,6 +183,27 @@ impl RunArgs {
     }
 }
 
+impl Cli {
+    /// Refuses scheduler flags given before a subcommand (`rqs -b status`): clap would
+    /// accept and then ignore them.
+    ///
+    /// # Errors
+    /// A message for the user.
+    pub(crate) fn check(&self) -> Result<(), InvalidFlag> {
+        if self.command.is_some() {
+            let defaults = Cli::try_parse_from(["rqs"]).map_err(|e| InvalidFlag(e.to_string()))?;
+            if self.run != defaults.run {
+                return Err(InvalidFlag(
+                    "the scheduler's flags (-b, -i, --pid, --name...) go after `rqs run`, \
+                     or without any subcommand"
+                        .into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 impl Cli {
     /// The scheduler's flags, from `rqs run` or a bare `rqs`.
@@ -216,7 +231,10 @@ pub(crate) mod tests {
         let command = without_env(Cli::command());
         let matches =
             command.try_get_matches_from(std::iter::once("rqs").chain(args.iter().copied()))?;
-        Cli::from_arg_matches(&matches)
+        let cli = Cli::from_arg_matches(&matches)?;
+        cli.check()
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, e))?;
+        Ok(cli)
     }
 
     #[test]

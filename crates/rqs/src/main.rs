@@ -24,6 +24,9 @@ use exit::Failure;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.log);
+    if let Err(e) = cli.check() {
+        return report(&Failure::Usage(e.to_string()));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
