@@ -7,5 +7,6 @@ mod support;
 
 mod cli;
 mod daemon;
+mod hostile;
 mod races;
 mod resilience;

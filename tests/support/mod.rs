@@ -55,18 +55,36 @@ impl Daemon {
 
     /// Starts `rqs` with extra environment variables.
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let log = tempfile::NamedTempFile::new().unwrap();
         let mut cmd = Command::new(rqs_bin());
-        // The caller's own RQ_REDIS_* settings must not leak into a test's rqs.
+        cmd.args(args).envs(env.iter().copied());
+        Self::spawn(cmd)
+    }
+
+    /// Starts `rqs` under a virtual memory limit (`ulimit -v`, in KiB).
+    pub fn start_limited(args: &[&str], kib: u64) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+            .arg(rqs_bin())
+            .args(args);
+        Self::spawn(cmd)
+    }
+
+    /// Starts a prepared command (rqs, or a wrapper that execs it).
+    pub fn spawn(mut cmd: Command) -> Self {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        // The caller's own RQ_REDIS_* settings must not leak into a test's rqs (those the
+        // test sets itself stay).
+        let set: Vec<std::ffi::OsString> = cmd.get_envs().map(|(k, _)| k.to_owned()).collect();
         for (var, _) in std::env::vars_os() {
-            if var.to_string_lossy().starts_with("RQ_REDIS_") {
+            if var.to_string_lossy().starts_with("RQ_REDIS_") && !set.contains(&var) {
                 cmd.env_remove(var);
             }
         }
+        if cmd.get_envs().all(|(k, _)| k != "RUST_LOG") {
+            cmd.env_remove("RUST_LOG");
+        }
         let child = cmd
-            .args(args)
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())

@@ -202,6 +202,9 @@ pub struct ScheduledJob {
     /// because together they are this many bytes, more than one hand-off may hold in
     /// memory ([`crate::plan::MAX_META_BYTES`]); such a job is quarantined.
     pub oversized: Option<u64>,
+    /// Set when the job's key exists but is not a hash: its Redis type (`string`,
+    /// `list`...). The job is then read as a hash without fields.
+    pub key_type: Option<String>,
 }
 
 impl ScheduledJob {
@@ -212,6 +215,7 @@ impl ScheduledJob {
             score,
             hash,
             oversized: None,
+            key_type: None,
         }
     }
 }

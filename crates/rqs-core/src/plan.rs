@@ -315,15 +315,14 @@ where
         action,
     };
     let Some(hash) = job.hash.as_ref().filter(|h| h.has_data()) else {
-        let reason = match &job.hash {
-            None => "job hash is missing",
-            // A key of another type is read as a hash without fields.
-            Some(h) if h.is_empty() => "job hash is missing, or the job key is not a hash",
-            Some(_) => "job hash has no data field",
+        let reason = match (&job.hash, &job.key_type) {
+            (_, Some(kind)) => format!("job key is a {kind}, not a hash"),
+            (None, None) => "job hash is missing".to_owned(),
+            (Some(_), None) => "job hash has no data field".to_owned(),
         };
         return (
             handoff(Action::Unschedule {
-                reason: reason.to_owned(),
+                reason: reason.clone(),
             }),
             vec![note(format!("{reason}: removed from the schedule"))],
         );

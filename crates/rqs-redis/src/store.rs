@@ -144,7 +144,7 @@ fn encode_handoff(h: &HandOff, cmd: &mut Cmd) {
     }
 }
 
-type DueRow = (Vec<u8>, Vec<u8>, Option<Vec<Vec<u8>>>, u64);
+type DueRow = (Vec<u8>, Vec<u8>, Option<Vec<Vec<u8>>>, u64, String);
 
 #[async_trait]
 impl<C: Conn> JobStore for RedisJobStore<C> {
@@ -160,7 +160,7 @@ impl<C: Conn> JobStore for RedisJobStore<C> {
         }
         let rows: Vec<DueRow> = DUE.run(&mut self.conn(), &cmd).await.backend()?;
         rows.into_iter()
-            .map(|(id, score, flat, oversized)| {
+            .map(|(id, score, flat, oversized, key_type)| {
                 let hash = flat.map(|flat| {
                     let mut fields = flat.into_iter();
                     let mut hash = JobHash::new();
@@ -171,6 +171,7 @@ impl<C: Conn> JobStore for RedisJobStore<C> {
                 });
                 let mut job = ScheduledJob::new(JobId::new(id), parse_score(&score)?, hash);
                 job.oversized = (oversized > 0).then_some(oversized);
+                job.key_type = (!key_type.is_empty()).then_some(key_type);
                 Ok(job)
             })
             .collect()

@@ -64,7 +64,7 @@ async fn a_job_key_that_is_not_a_hash_is_unscheduled_untouched() {
     probe.set_score("odd", 1.0).await;
     let handoffs = batch(&store).await;
     assert!(
-        matches!(&handoffs[0].action, Action::Unschedule { reason } if reason.contains("not a hash")),
+        matches!(&handoffs[0].action, Action::Unschedule { reason } if reason == "job key is a string, not a hash"),
         "{:?}",
         handoffs[0]
     );

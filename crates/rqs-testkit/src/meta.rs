@@ -9,6 +9,8 @@ pub enum PyValue<'a> {
     Bool(bool),
     /// A str.
     Str(&'a str),
+    /// A float.
+    Float(f64),
 }
 
 /// `pickle.dumps(dict(pairs), protocol=2)` for simple values (without memo opcodes, which
@@ -29,6 +31,10 @@ pub fn pickled_dict(pairs: &[(&str, PyValue<'_>)]) -> Vec<u8> {
             }
             PyValue::Bool(b) => out.push(if *b { 0x88 } else { 0x89 }),
             PyValue::Str(s) => text(&mut out, s),
+            PyValue::Float(f) => {
+                out.push(b'G');
+                out.extend(f.to_be_bytes());
+            }
         }
     }
     out.extend([b'u', b'.']);

@@ -94,6 +94,8 @@ impl RedisServer {
         cmd.arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
+            // Fault tests block the server with DEBUG SLEEP.
+            .args(["--enable-debug-command", "yes"])
             .args(["--save", ""])
             .arg("--dir")
             .arg(self.dir.path())

@@ -117,6 +117,11 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) batch_size: u32,
 
+    /// Refuse to start while a scheduler that is not rqs (Python's rqscheduler) is
+    /// registered on this Redis, instead of warning
+    #[arg(long)]
+    pub(crate) exclusive: bool,
+
     /// Longest sleep of the active instance before it looks at the schedule again, in
     /// seconds (at least 0.05); it also wakes exactly at the next due time
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]

@@ -4,10 +4,10 @@
 -- ARGV[1]: upper score bound (inclusive); ARGV[2]: jobs to skip; ARGV[3]: maximum number
 -- of jobs; ARGV[4]: byte budget of the reply; ARGV[5]: largest hand-off fields of one
 -- job, in bytes; ARGV[6..]: the fields to read besides `data` (rqs_core::HANDOFF_FIELDS)
--- Returns: { {id, score, {field, value, ...} | false, oversized}, ... } in (score, id)
--- order. `false` means the hash does not exist. `data` is reported with an empty value:
--- only its presence matters, and it can be large. A job key that is not a hash is
--- reported as an empty hash. `oversized` is 0, or the size of fields that exceed
+-- Returns: { {id, score, {field, value, ...} | false, oversized, type}, ... } in (score,
+-- id) order. `false` means the hash does not exist. `data` is reported with an empty
+-- value: only its presence matters, and it can be large. A job key that is not a hash is
+-- reported as an empty hash with its type (`type` is '' otherwise). `oversized` is 0, or the size of fields that exceed
 -- ARGV[5], which are then left out. The reply stops before the job that would take it
 -- past the budget, but always holds at least one job. The lower bound is 0, as in
 -- rq-scheduler, so a negative score is never due.
@@ -24,6 +24,7 @@ for k = 1, #page, 2 do
   local key = '{{JOB}}' .. page[k]
   local found = {}
   local oversized = 0
+  local other_type = ''
   local size = #page[k]
   local kind = redis.call('TYPE', key)['ok']
   if kind == 'hash' then
@@ -51,6 +52,8 @@ for k = 1, #page, 2 do
     end
   elseif kind == 'none' then
     found = false
+  else
+    other_type = kind
   end
   -- Not a hash (and not missing): reported as a hash without any field, so without data,
   -- which the scheduler unschedules without touching the key.
@@ -58,6 +61,6 @@ for k = 1, #page, 2 do
     break
   end
   used = used + size
-  out[#out + 1] = { page[k], page[k + 1], found, oversized }
+  out[#out + 1] = { page[k], page[k + 1], found, oversized, other_type }
 end
 return out

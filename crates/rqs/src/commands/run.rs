@@ -25,6 +25,7 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         .interval(interval)
         .peek_interval(peek)
         .burst(args.burst)
+        .exclusive(args.exclusive)
         .batch_size(args.batch_size as usize);
     config.validate().map_err(Failure::Usage)?;
     for warning in args.compatibility_warnings() {
