@@ -80,6 +80,10 @@ fn test(args: &[&str]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Library docs with every feature (the mocks and in-memory parts show), links checked.
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--all-features", "--lib"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     // The end-to-end tests run the rqs binary; build it first so they find it.
     run(cargo().args(["build", "-p", "rqs"]))?;
     run(cargo().args(["test", "--workspace"]).args(args))

@@ -11,7 +11,7 @@
 //! Redis. `RedisLifecycleRegistry` lives in `rqs-redis`.
 //!
 //! # Implementing
-//! Use the re-exported [`async_trait`] attribute. The scheduler calls
+//! Use the re-exported [`async_trait`](macro@async_trait) attribute. The scheduler calls
 //! [`register_birth`](LifecycleRegistry::register_birth) once at start (and again when
 //! its record expired during an outage), [`instances`](LifecycleRegistry::instances) right
 //! after birth (to warn about a Python scheduler on the same data),

@@ -10,7 +10,7 @@
 //! once cannot hand the same job off twice.
 //!
 //! # Implementing
-//! Use the re-exported [`async_trait`] attribute (`#[rqs_lock::async_trait]`); a plain
+//! Use the re-exported [`async_trait`](macro@async_trait) attribute (`#[rqs_lock::async_trait]`); a plain
 //! `async fn` in the impl fails with `E0195`. Then run the conformance suite:
 //! `rqs_testkit::lock_provider_conformance!` with a factory of handles.
 //!
@@ -75,6 +75,8 @@ pub const MAX_TOKEN_LEN: usize = MAX_NAME_LEN + 1 + 24;
 ///   `token` holds it, and reports whether it did; a lease that expired cannot be renewed.
 /// - [`release`](LockProvider::release) frees the lock only when `token` holds it, and
 ///   reports whether it did. Releasing twice is harmless.
+/// - The scheduler renews and releases through the handle that acquired; a backend may
+///   require that (a lock tied to a database session does).
 /// - [`holder`](LockProvider::holder) names the current holder's token, if any.
 /// - The backend expires a lease by itself; all of the above holds between handles in
 ///   different processes.

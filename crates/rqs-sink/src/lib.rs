@@ -12,7 +12,7 @@
 //! `RedisQueueSink` lives in `rqs-redis`.
 //!
 //! # Implementing
-//! Use the re-exported [`async_trait`] attribute. The scheduler calls only
+//! Use the re-exported [`async_trait`](macro@async_trait) attribute. The scheduler calls only
 //! [`prepare`](QueueSink::prepare), once per due job, on the active instance, with no
 //! I/O allowed: it must be fast and must not block. A sink that targets another queue
 //! system still describes the enqueue as an [`rqs_core::Enqueue`], because the job store

@@ -6,7 +6,7 @@
 //!
 //! # Implementing
 //! A backend for the scheduler implements [`JobStore`]: four methods. Write it with the
-//! re-exported [`async_trait`] attribute (`#[rqs_store::async_trait]`): the traits are
+//! re-exported [`async_trait`](macro@async_trait) attribute (`#[rqs_store::async_trait]`): the traits are
 //! dyn-compatible, so `async fn` in them must be boxed, and a plain `async fn` fails with
 //! `E0195`. The conformance suite in `rqs-testkit` (`job_store_conformance!`) turns each
 //! sentence of the contract into a test; run it against your implementation.
@@ -64,7 +64,7 @@ pub struct Page {
 ///   return fewer than `limit` to bound its memory by bytes, but at least one job when
 ///   any is due past `offset`. A job whose meta is larger than
 ///   [`rqs_core::plan::MAX_META_BYTES`] comes without it, with
-///   [`ScheduledJob::oversized_meta`] set. It changes nothing.
+///   [`ScheduledJob::oversized`] set. It changes nothing.
 /// - [`commit`](JobStore::commit) applies each [`HandOff`] atomically, and the whole batch
 ///   as one atomic step: no observer ever sees a job pushed but still scheduled, or
 ///   re-armed but not pushed. A hand-off applies only if the job's score still equals
