@@ -39,6 +39,17 @@ pub fn escaped(bytes: &[u8]) -> String {
     out
 }
 
+/// Displays a value with [`escape`] applied to its text: for logging error messages and
+/// other strings that may carry bytes a client wrote (a key name in a Redis error, say).
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<T>(pub T);
+
+impl<T: fmt::Display> fmt::Display for Escaped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        escape(self.0.to_string().as_bytes(), f)
+    }
+}
+
 macro_rules! byte_name {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -184,6 +195,12 @@ mod tests {
             format!("{:?}", QueueName::from("q\r")),
             "QueueName(\"q\\r\")"
         );
+    }
+
+    #[test]
+    fn escaped_wraps_any_display() {
+        let e = std::io::Error::other("key rq:job:a\nFAKE");
+        assert_eq!(Escaped(&e).to_string(), "key rq:job:a\\nFAKE");
     }
 
     #[test]

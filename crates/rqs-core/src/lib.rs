@@ -49,5 +49,5 @@ pub use error::Error;
 pub use handoff::{
     Action, Enqueue, EnqueueOptions, HandOff, MetaGuard, MetaUpdate, Outcome, QuarantineKind,
 };
-pub use id::{JobId, QueueName, escape, escaped};
+pub use id::{Escaped, JobId, QueueName, escape, escaped};
 pub use job::{HANDOFF_FIELDS, JobHash, ScheduledJob};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rqs_core::plan::{self, LocalZone};
-use rqs_core::{Action, HandOff, JobId, Outcome, QuarantineKind, ScheduledJob, time};
+use rqs_core::{Action, Escaped, HandOff, JobId, Outcome, QuarantineKind, ScheduledJob, time};
 use rqs_lifecycle::LifecycleRegistry;
 use rqs_lock::{LockProvider, MAX_NAME_LEN};
 use rqs_sink::QueueSink;
@@ -360,15 +360,15 @@ where
                     failures += 1;
                     self.emit(Event::Error { error: &e });
                     if let Error::AlreadyActive(_) = e {
-                        error!(error = %e, "name clash at re-birth, giving up");
+                        error!(error = %Escaped(&e), "name clash at re-birth, giving up");
                         break Err(e);
                     }
                     if self.config.burst && !e.is_transient() {
-                        error!(error = %e, "backend error in burst mode, giving up");
+                        error!(error = %Escaped(&e), "backend error in burst mode, giving up");
                         break Err(e);
                     }
                     let wait = self.backoff(failures);
-                    warn!(error = %e, retry_in = ?wait, "backend error; retrying");
+                    warn!(error = %Escaped(&e), retry_in = ?wait, "backend error; retrying");
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = stop.wait() => {}
@@ -683,7 +683,7 @@ where
             self.sink.prepare(j, now)
         });
         for note in notes {
-            warn!(job = %note.job_id, "{}", note.message);
+            warn!(job = %note.job_id, "{}", Escaped(&note.message));
         }
         handoff
     }
@@ -755,7 +755,7 @@ where
                 Ok(true) => self.step_down(state, StepDown::Shutdown),
                 Ok(false) => warn!("the scheduler lock was no longer ours at shutdown"),
                 Err(e) => {
-                    warn!(error = %e, "could not release the scheduler lock; it expires on its own")
+                    warn!(error = %Escaped(&e), "could not release the scheduler lock; it expires on its own")
                 }
             }
         }
@@ -767,7 +767,7 @@ where
             .register_death(&self.config.name, self.clock.now())
             .await
         {
-            warn!(error = %e, "could not register death; the record expires on its own");
+            warn!(error = %Escaped(&e), "could not register death; the record expires on its own");
         } else {
             info!(name = %self.config.name, "registered death");
         }

@@ -52,7 +52,7 @@ fn report(failure: &Failure) -> ExitCode {
     match failure {
         #[allow(clippy::print_stderr)]
         Failure::Usage(message) => eprintln!("rqs: error: {message}"),
-        other => error!("{other}"),
+        other => error!("{}", rqs_core::Escaped(other)),
     }
     failure.exit_code()
 }
