@@ -171,9 +171,13 @@ async fn kill_9_at_any_instant_never_loses_or_duplicates() {
         "killed rqs {kills} times, {interrupted} of them mid-pass, over {} rounds",
         rounds.len()
     );
-    for round in &rounds {
-        assert_exactly_once(&conn, &store, round).await;
+    let mut all: Seeded = Default::default();
+    for (once, interval, repeat) in rounds.iter().cloned() {
+        all.0.extend(once);
+        all.1.extend(interval);
+        all.2.extend(repeat);
     }
+    assert_exactly_once(&conn, &store, &all).await;
 }
 
 /// Three real daemons with a lock deleted every 2 ms, so that several act at once. The

@@ -159,36 +159,23 @@ impl Enqueue {
 
 /// What the stored `meta` must still be for a guarded meta change to apply.
 ///
-/// Small metas are compared byte for byte. A large one is compared by length and SHA-1,
-/// so the hand-off does not carry a second copy of megabytes to the store and back.
+/// The bytes themselves, even for a large meta: comparing them in the store is a
+/// `memcmp`, far cheaper for Redis than hashing them, and a batch read is bounded by
+/// bytes, so the copy it costs the client is bounded too.
 #[derive(Clone, PartialEq, Eq)]
 pub enum MetaGuard {
     /// The job had no `meta` field.
     Absent,
     /// The exact bytes.
     Exact(Vec<u8>),
-    /// Length and SHA-1 digest of the bytes.
-    Digest {
-        /// Length in bytes.
-        len: usize,
-        /// SHA-1 of the bytes.
-        sha1: [u8; 20],
-    },
 }
 
 impl MetaGuard {
-    /// Metas up to this size are guarded by their bytes, longer ones by a digest.
-    pub const EXACT_LIMIT: usize = 1024;
-
     /// The guard of `meta` as read.
     pub fn of(meta: Option<&[u8]>) -> Self {
         match meta {
             None => MetaGuard::Absent,
-            Some(bytes) if bytes.len() <= Self::EXACT_LIMIT => MetaGuard::Exact(bytes.to_vec()),
-            Some(bytes) => MetaGuard::Digest {
-                len: bytes.len(),
-                sha1: sha1_smol::Sha1::from(bytes).digest().bytes(),
-            },
+            Some(bytes) => MetaGuard::Exact(bytes.to_vec()),
         }
     }
 
@@ -197,16 +184,8 @@ impl MetaGuard {
         match (self, stored) {
             (MetaGuard::Absent, None) => true,
             (MetaGuard::Exact(bytes), Some(s)) => bytes == s,
-            (MetaGuard::Digest { len, sha1 }, Some(s)) => {
-                *len == s.len() && *sha1 == sha1_smol::Sha1::from(s).digest().bytes()
-            }
             _ => false,
         }
-    }
-
-    /// The digest as lower-case hex (what Redis's `redis.sha1hex` returns).
-    pub fn sha1_hex(sha1: &[u8; 20]) -> String {
-        sha1.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -215,9 +194,6 @@ impl std::fmt::Debug for MetaGuard {
         match self {
             MetaGuard::Absent => f.write_str("Absent"),
             MetaGuard::Exact(b) => write!(f, "Exact({} bytes)", b.len()),
-            MetaGuard::Digest { len, sha1 } => {
-                write!(f, "Digest({len} bytes, {})", Self::sha1_hex(sha1))
-            }
         }
     }
 }
@@ -482,27 +458,16 @@ mod tests {
     }
 
     #[test]
-    fn meta_guards_compare_small_metas_by_bytes_and_large_ones_by_digest() {
-        let small = b"small meta".to_vec();
-        let guard = MetaGuard::of(Some(&small));
-        assert!(matches!(guard, MetaGuard::Exact(_)));
-        assert!(guard.matches(Some(&small)));
-        assert!(!guard.matches(Some(b"other")));
-        assert!(!guard.matches(None));
-        let large = vec![7u8; MetaGuard::EXACT_LIMIT + 1];
-        let guard = MetaGuard::of(Some(&large));
-        assert!(matches!(guard, MetaGuard::Digest { len, .. } if len == large.len()));
-        assert!(guard.matches(Some(&large)));
-        let mut changed = large.clone();
+    fn meta_guards_compare_bytes() {
+        let meta = vec![7u8; 5000];
+        let guard = MetaGuard::of(Some(&meta));
+        assert!(guard.matches(Some(&meta)));
+        let mut changed = meta.clone();
         changed[100] = 8;
         assert!(!guard.matches(Some(&changed)));
+        assert!(!guard.matches(None));
         assert!(MetaGuard::Absent.matches(None));
         assert!(!MetaGuard::Absent.matches(Some(b"")));
-        // Same digest as Redis's redis.sha1hex("abc").
-        let MetaGuard::Digest { sha1, .. } = MetaGuard::of(Some(&[b'a'; 2000])) else {
-            unreachable!()
-        };
-        assert_eq!(MetaGuard::sha1_hex(&sha1).len(), 40);
     }
 
     #[test]

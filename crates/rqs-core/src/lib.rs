@@ -36,6 +36,7 @@
 
 pub mod backend;
 mod error;
+pub mod fast;
 pub mod handoff;
 mod id;
 mod job;

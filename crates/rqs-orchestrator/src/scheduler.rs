@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rqs_core::fast::{FastHandOff as FastHandOffRecord, FastLane, MetaPlan};
 use rqs_core::plan::{self, LocalZone};
 use rqs_core::{Action, Escaped, HandOff, JobId, Outcome, QuarantineKind, ScheduledJob, time};
 use rqs_lifecycle::LifecycleRegistry;
 use rqs_lock::{LockProvider, MAX_NAME_LEN};
 use rqs_sink::QueueSink;
-use rqs_store::JobStore;
+use rqs_store::{FastHandOff, JobStore};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
@@ -238,9 +239,55 @@ struct State {
     stuck: HashMap<JobId, u32>,
     /// Passes a burst made after its first.
     burst_retries: u32,
+    /// Metas of periodic jobs handed over lately, newest first: the fast lane's table.
+    metas: Vec<Vec<u8>>,
+    /// Their plans, for one second.
+    plans: Option<(i64, Vec<MetaPlan>)>,
 }
 
+/// How many metas the fast lane knows at most, and how long one may be: every window
+/// carries the table, so it stays small.
+const FAST_METAS: usize = 16;
+const FAST_META_BYTES: usize = 512;
+
 impl State {
+    /// Remembers the meta of a job the ordinary path handed over, for the fast lane.
+    fn learn(&mut self, job: &ScheduledJob) {
+        let Some(meta) = job.hash.as_ref().and_then(rqs_core::JobHash::meta) else {
+            return;
+        };
+        if meta.len() > FAST_META_BYTES {
+            return;
+        }
+        if let Some(at) = self.metas.iter().position(|m| m == meta) {
+            if at == 0 {
+                return;
+            }
+            self.metas.remove(at);
+        }
+        self.metas.insert(0, meta.to_vec());
+        self.metas.truncate(FAST_METAS);
+        self.plans = None;
+    }
+
+    /// The plans of the known metas at `now` (recomputed once a second: interval and
+    /// cron times depend on it).
+    fn plans(&mut self, now: DateTime<Utc>, local: &LocalZone) -> Vec<MetaPlan> {
+        let second = time::floor_seconds(now);
+        match &self.plans {
+            Some((at, plans)) if *at == second => plans.clone(),
+            _ => {
+                let plans: Vec<MetaPlan> = self
+                    .metas
+                    .iter()
+                    .filter_map(|m| MetaPlan::for_meta(m, now, local))
+                    .collect();
+                self.plans = Some((second, plans.clone()));
+                plans
+            }
+        }
+    }
+
     fn lease_left(&self, lease: Duration) -> Duration {
         self.leased_at
             .map_or(Duration::ZERO, |at| lease.saturating_sub(at.elapsed()))
@@ -260,6 +307,7 @@ pub struct Scheduler<S, Q, L, R> {
     config: SchedulerConfig,
     clock: Arc<dyn Clock>,
     observer: Arc<dyn Observer>,
+    fast: Option<Arc<dyn FastHandOff>>,
 }
 
 impl<S, Q, L, R> Scheduler<S, Q, L, R>
@@ -279,7 +327,15 @@ where
             config,
             clock: Arc::new(SystemClock),
             observer: Arc::new(NoObserver),
+            fast: None,
         }
+    }
+
+    /// Runs the fast lane ([`rqs_core::fast`]) through `fast`, usually the same store:
+    /// due jobs that need no decision are handed over in the same step as their read.
+    pub fn with_fast_lane(mut self, fast: Arc<dyn FastHandOff>) -> Self {
+        self.fast = Some(fast);
+        self
     }
 
     /// Replaces the clock.
@@ -341,6 +397,8 @@ where
             last_heartbeat: Some(Instant::now()),
             stuck: HashMap::new(),
             burst_retries: 0,
+            metas: Vec::new(),
+            plans: None,
         };
         let mut stop = Stop::new(shutdown);
         let mut failures = 0u32;
@@ -587,6 +645,11 @@ where
         let mut offset = 0usize;
         let mut batches = 0u64;
         let mut stuck_now: HashSet<JobId> = HashSet::new();
+        // The fast lane runs first; after a window that stopped at a job needing a
+        // decision, one ordinary batch takes it (and what follows), then the fast lane
+        // again.
+        let mut fast_next = self.fast.is_some();
+        let mut moved = false;
         let end = loop {
             // Shutdown is honoured between batches, never inside one.
             if batches > 0 && stop.requested() {
@@ -596,6 +659,39 @@ where
             let started = Instant::now();
             let now = self.clock.now();
             let until = time::floor_seconds(now) as f64;
+            if fast_next && let Some(lane) = self.lane(state, now, offset) {
+                // The window reads and writes in one step: check the lease first.
+                if !self.lease_still_ours(state).await? {
+                    break PassEnd::SteppedDown;
+                }
+                let fast = self.fast.as_ref().expect("fast_next implies a fast lane");
+                let window = fast.fast_pass(&lane).await.map_err(Error::Store)?;
+                let committed = self.clock.now();
+                if !window.handed.is_empty() {
+                    let mut stats = Stats {
+                        batches: 1,
+                        ..Stats::default()
+                    };
+                    for job in &window.handed {
+                        self.report_fast(job, committed, &mut stats);
+                        state.stuck.remove(&job.job_id);
+                    }
+                    self.batch_done(&stats, started, total);
+                    moved = true;
+                }
+                if !window.stopped {
+                    if window.handed.len() < lane.limit {
+                        break PassEnd::Drained {
+                            stuck: stuck_now.len(),
+                            moved,
+                        };
+                    }
+                    continue;
+                }
+                fast_next = false;
+                continue;
+            }
+            fast_next = self.fast.is_some();
             let due = self
                 .store
                 .due(until, offset, self.config.batch_size)
@@ -604,15 +700,11 @@ where
             if due.is_empty() {
                 break PassEnd::Drained {
                     stuck: stuck_now.len(),
-                    moved: batches > 1,
+                    moved,
                 };
             }
             let batch: Vec<HandOff> = due.iter().map(|job| self.decide(job, state, now)).collect();
-            // Never write on a lease that may be gone: after a pause (SIGSTOP) the backend
-            // may have given it to another instance.
-            let lease = self.config.lease;
-            if state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
-                self.step_down(state, lost(state, lease));
+            if !self.lease_still_ours(state).await? {
                 break PassEnd::SteppedDown;
             }
             let outcomes = self.store.commit(&batch).await.map_err(Error::Store)?;
@@ -632,6 +724,11 @@ where
                         *state.stuck.entry(job.id.clone()).or_insert(0) += 1;
                         stuck_now.insert(job.id.clone());
                     }
+                    Outcome::Pushed => {
+                        progress = true;
+                        state.stuck.remove(&job.id);
+                        state.learn(job);
+                    }
                     _ => {
                         progress = true;
                         state.stuck.remove(&job.id);
@@ -642,24 +739,92 @@ where
             // changed is still there. A batch that moved nothing is skipped whole, so a
             // job that keeps failing can never hold up the ones behind it.
             offset += if progress { meta_changed } else { due.len() };
-            total.add(stats);
-            self.emit(Event::Batch {
-                stats: &stats,
-                duration: started.elapsed(),
-            });
-            info!(
-                pushed = stats.pushed,
-                deferred = stats.deferred,
-                rescheduled = stats.rescheduled,
-                unscheduled = stats.unscheduled,
-                quarantined = stats.quarantined,
-                skipped = stats.skipped,
-                "handed over a batch"
-            );
+            moved |= progress;
+            self.batch_done(&stats, started, total);
         };
         // Only passes in a row count: forget jobs that moved or were not seen this time.
         state.stuck.retain(|id, _| stuck_now.contains(id));
         Ok(end)
+    }
+
+    /// Never write on a lease that may be gone: after a pause (SIGSTOP) the backend may
+    /// have given it to another instance. Renews when half of it is gone; `false` (after
+    /// stepping down) when it is no longer ours.
+    async fn lease_still_ours(&self, state: &mut State) -> Result<bool, Error> {
+        let lease = self.config.lease;
+        if state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
+            self.step_down(state, lost(state, lease));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn batch_done(&self, stats: &Stats, started: Instant, total: &mut Stats) {
+        total.add(*stats);
+        self.emit(Event::Batch {
+            stats,
+            duration: started.elapsed(),
+        });
+        info!(
+            pushed = stats.pushed,
+            deferred = stats.deferred,
+            rescheduled = stats.rescheduled,
+            unscheduled = stats.unscheduled,
+            quarantined = stats.quarantined,
+            skipped = stats.skipped,
+            "handed over a batch"
+        );
+    }
+
+    /// The fast-lane window at `now`, with the plans of the metas seen lately; `None`
+    /// when the sink does not enqueue the way the fast lane does (a custom sink).
+    fn lane(&self, state: &mut State, now: DateTime<Utc>, offset: usize) -> Option<FastLane> {
+        // The sink decides what a plain job's hand-off writes: read it off a plain job.
+        let plain = ScheduledJob::new(
+            "fast-lane-template",
+            0.0,
+            Some(rqs_core::JobHash::from_pairs([
+                ("data", ""),
+                ("origin", "q"),
+            ])),
+        );
+        let template = self.sink.prepare(&plain, now).ok()?;
+        let timestamp = rqs_core::time::rq_timestamp(now).into_bytes();
+        let timeout = match template.ready_fields.as_slice() {
+            [(status, queued), (enqueued, at), (timeout, value)]
+                if status == "status"
+                    && queued == b"queued"
+                    && enqueued == "enqueued_at"
+                    && *at == timestamp
+                    && timeout == "timeout" =>
+            {
+                std::str::from_utf8(value).ok()?.parse().ok()?
+            }
+            _ => return None,
+        };
+        if template.at_front || template.ttl.is_some() {
+            return None;
+        }
+        let mut lane = FastLane::at(now, offset, self.config.batch_size, timeout);
+        lane.plans = state.plans(now, &self.config.local_zone);
+        Some(lane)
+    }
+
+    fn report_fast(&self, job: &FastHandOffRecord, committed: DateTime<Utc>, stats: &mut Stats) {
+        stats.count(Outcome::Pushed);
+        if job.rescheduled {
+            stats.rescheduled += 1;
+        }
+        let lateness = (time::unix_seconds(committed) - job.score).max(0.0);
+        self.emit(Event::HandedOff {
+            job: &job.job_id,
+            queue: Some(&job.queue),
+            outcome: Outcome::Pushed,
+            rescheduled: job.rescheduled,
+            quarantine: None,
+            lateness: Duration::try_from_secs_f64(lateness).unwrap_or(Duration::MAX),
+        });
+        debug!(job = %job.job_id, queue = %job.queue, outcome = "pushed", "hand-off");
     }
 
     fn decide(&self, job: &ScheduledJob, state: &State, now: DateTime<Utc>) -> HandOff {

@@ -4,6 +4,8 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use redis::Cmd;
+use rqs_core::QueueName;
+use rqs_core::fast::{FastHandOff as Handed, FastLane, FastPass};
 use rqs_core::handoff::Action;
 use rqs_core::memory::Quarantined;
 use rqs_core::plan::MAX_META_BYTES;
@@ -11,7 +13,7 @@ use rqs_core::{
     BackendError as Error, HANDOFF_FIELDS, HandOff, JobHash, JobId, MetaGuard, Outcome,
     QuarantineKind, ScheduledJob, keys,
 };
-use rqs_store::{JobAdmin, JobStore, Page, Result};
+use rqs_store::{FastHandOff, JobAdmin, JobStore, Page, Result};
 
 use crate::Conn;
 use crate::error::RedisResultExt;
@@ -22,6 +24,8 @@ static COMMIT: LazyLock<Lua> = LazyLock::new(|| Lua::with_fragment(include_str!(
 static RESCHEDULE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("lua/reschedule.lua")));
 static RELEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("lua/quarantine_release.lua")));
+static FAST_LANE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::with_fragment(include_str!("lua/fast_lane.lua")));
 static MIGRATE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("lua/quarantine_migrate.lua")));
 
@@ -117,7 +121,6 @@ fn encode_handoff(h: &HandOff, cmd: &mut Cmd) {
                 None => 1,
                 Some(MetaGuard::Absent) => 2,
                 Some(MetaGuard::Exact(_)) => 3,
-                Some(MetaGuard::Digest { .. }) => 4,
             };
             cmd.arg("E").arg(meta_len + 1 + enqueue_len(enqueue));
             match meta {
@@ -128,9 +131,6 @@ fn encode_handoff(h: &HandOff, cmd: &mut Cmd) {
                     match &update.expected {
                         MetaGuard::Absent => cmd.arg("A"),
                         MetaGuard::Exact(bytes) => cmd.arg("E").arg(bytes.as_slice()),
-                        MetaGuard::Digest { len, sha1 } => {
-                            cmd.arg("D").arg(*len).arg(MetaGuard::sha1_hex(sha1))
-                        }
                     };
                     cmd.arg(update.new.as_slice());
                 }
@@ -334,6 +334,56 @@ impl<C: Conn> JobAdmin for RedisJobStore<C> {
             Some(s) => parse_score(&s),
             None => Err(Error::NotQuarantined(id.clone())),
         }
+    }
+}
+
+#[async_trait]
+impl<C: Conn> FastHandOff for RedisJobStore<C> {
+    async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass> {
+        let mut cmd = FAST_LANE.cmd(&[keys::SCHEDULED_JOBS, keys::QUEUES]);
+        cmd.arg(lane.until)
+            .arg(lane.offset)
+            .arg(lane.limit)
+            .arg(&lane.enqueued_at)
+            .arg(lane.default_timeout)
+            .arg(lane.plans.len());
+        for plan in &lane.plans {
+            cmd.arg(plan.meta.as_slice())
+                .arg(plan.new_meta.as_deref().unwrap_or_default());
+            match plan.next {
+                Some(next) => cmd.arg(next.to_string()),
+                None => cmd.arg(""),
+            };
+        }
+        let reply: Vec<redis::Value> = FAST_LANE.run(&mut self.conn(), &cmd).await.backend()?;
+        let bad = || Error::Protocol("unreadable fast-lane reply".into());
+        let bytes = |v: redis::Value| match v {
+            redis::Value::BulkString(b) => Ok(b),
+            _ => Err(bad()),
+        };
+        let int = |v: redis::Value| match v {
+            redis::Value::Int(i) => Ok(i),
+            _ => Err(bad()),
+        };
+        let mut values = reply.into_iter();
+        let stopped = int(values.next().ok_or_else(bad)?)? == 1;
+        let mut handed = Vec::new();
+        while let (Some(id), Some(score), Some(queue), Some(plan)) =
+            (values.next(), values.next(), values.next(), values.next())
+        {
+            let plan = usize::try_from(int(plan)?).map_err(|_| bad())?;
+            let rescheduled = plan
+                .checked_sub(1)
+                .and_then(|p| lane.plans.get(p))
+                .is_some_and(|p| p.next.is_some());
+            handed.push(Handed {
+                job_id: JobId::new(bytes(id)?),
+                score: parse_score(&bytes(score)?)?,
+                queue: QueueName::new(bytes(queue)?),
+                rescheduled,
+            });
+        }
+        Ok(FastPass { handed, stopped })
     }
 }
 

@@ -31,6 +31,7 @@
 use std::sync::Arc;
 
 pub use async_trait::async_trait;
+use rqs_core::fast::{FastLane, FastPass};
 use rqs_core::memory::Quarantined;
 pub use rqs_core::{BackendError as Error, JobId};
 use rqs_core::{HandOff, JobHash, Outcome, ScheduledJob};
@@ -130,6 +131,29 @@ pub trait JobAdmin: JobStore {
 
     /// Puts a quarantined job back at `score` (else its old score); returns the score.
     async fn release(&self, id: &JobId, score: Option<f64>) -> Result<f64>;
+}
+
+/// A store that can run the fast lane ([`rqs_core::fast`]): hand over, in the same
+/// atomic step as the read, the due jobs that need no decision.
+///
+/// # Contract
+/// - [`fast_pass`](FastHandOff::fast_pass) reads the due jobs of the window in
+///   schedule order (skipping `offset`, at most `limit`) and hands over each one that
+///   qualifies exactly as the ordinary path would: queue push, `status`, `enqueued_at`,
+///   the default timeout when the job has none, the planned meta and next score. It
+///   stops before the first job that does not qualify and reports `stopped`. The whole
+///   window is one atomic step; nothing is written for a job it did not hand over.
+/// - A job qualifies when its hash has `data` and a non-empty `origin`, its `status`
+///   is not `deferred`, it has no (or an empty) `ttl`, `enqueue_at_front`,
+///   `dependency_ids` and `dependency_id`, its `meta` is absent or empty or equal to
+///   one of the window's [`MetaPlan`](rqs_core::fast::MetaPlan)s, and every key its
+///   hand-off writes has the right type.
+///
+/// Optional: the scheduler uses it when given one (`Scheduler::with_fast_lane`).
+#[async_trait]
+pub trait FastHandOff: Send + Sync + std::fmt::Debug {
+    /// Runs one window of the fast lane.
+    async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass>;
 }
 
 macro_rules! forward {

@@ -6,9 +6,8 @@
 --   id, read score, kind ('E' enqueue | 'U' unschedule | 'Q' quarantine), n, then n args:
 --   U: none
 --   Q: the quarantine record (JSON)
---   E: meta mode ('-' | 'A' | 'E' | 'D'): '-' leaves the meta alone; otherwise the stored
---      meta must be absent ('A'), equal to the next argument ('E'), or of the length and
---      SHA-1 (hex) in the next two arguments ('D'); then comes the new meta.
+--   E: meta mode ('-' | 'A' | 'E'): '-' leaves the meta alone; otherwise the stored meta
+--      must be absent ('A') or equal to the next argument ('E'); then comes the new meta.
 --      Then the next score ('' = leave the schedule) and the enqueue record (see the
 --      fragment).
 -- Returns one outcome name per hand-off: pushed, deferred, unscheduled, quarantined, stale,
@@ -56,15 +55,11 @@ for n = 1, tonumber(ARGV[1]) do
     results[n] = quarantine(id, ARGV[j])
   else
     local mode = ARGV[j]
-    local expected, expected_sha, new_meta
+    local expected, new_meta
     j = j + 1
     if mode == 'E' then
       expected = ARGV[j]
       j = j + 1
-    elseif mode == 'D' then
-      expected = tonumber(ARGV[j])
-      expected_sha = ARGV[j + 1]
-      j = j + 2
     end
     if mode ~= '-' then
       new_meta = ARGV[j]
@@ -86,10 +81,8 @@ for n = 1, tonumber(ARGV[1]) do
           local stored = redis.call('HGET', e.job_key, 'meta')
           if mode == 'A' then
             meta_ok = stored == false
-          elseif mode == 'E' then
-            meta_ok = stored == expected
           else
-            meta_ok = stored ~= false and #stored == expected and redis.sha1hex(stored) == expected_sha
+            meta_ok = stored == expected
           end
         end
         if not meta_ok then

@@ -91,7 +91,7 @@ macro_rules! job_store_conformance {
             commit_keeps_batch_order,
             commit_handles_a_repeated_id_once,
             commit_keeps_push_order_per_queue,
-            commit_guards_a_large_meta_by_digest,
+            commit_guards_a_large_meta,
         );
     };
 }

@@ -44,13 +44,15 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         ),
         Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
     }
+    let fast_lane = Arc::new(store.clone());
     let scheduler = Scheduler::new(
         store,
         RedisQueueSink::new(conn.clone()),
         RedisLockProvider::new(conn.clone()),
         RedisLifecycleRegistry::new(conn),
         config,
-    );
+    )
+    .with_fast_lane(fast_lane);
     match scheduler.run(shutdown.requested()).await {
         Ok(_) => Ok(()),
         Err(e @ rqs_orchestrator::Error::AlreadyActive(_)) => {

@@ -1,0 +1,348 @@
+//! The fast lane duplicates one rule of `rqs_core::plan::decide` in Lua: which jobs need
+//! no decision. This differential test generates schedules of jobs with every field that
+//! matters (present, absent, empty, odd; keys of the wrong type; known and unknown
+//! metas), runs the scheduler on twin databases with and without the fast lane at the
+//! same instant, and requires the two end states to be identical: every key, every
+//! field in order, every list in order, every score. (How many jobs took the fast lane
+//! is printed; `plain_and_periodic_jobs_take_the_fast_lane` makes sure it is used.)
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use proptest::prelude::*;
+use rqs_core::fast::{FastLane, FastPass};
+use rqs_core::{JobHash, JobId};
+use rqs_lifecycle::InMemoryLifecycleRegistry;
+use rqs_lock::InMemoryLockProvider;
+use rqs_orchestrator::{Clock, Scheduler, SchedulerConfig};
+use rqs_redis::redis::aio::ConnectionManager;
+use rqs_redis::{RedisJobStore, RedisQueueSink, redis};
+use rqs_store::{FastHandOff, JobAdmin, async_trait};
+use rqs_testkit::RedisServer;
+use rqs_testkit::meta::{PyValue, pickled_dict};
+
+fn now() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000, 250_000_000).unwrap()
+}
+
+#[derive(Debug)]
+struct Fixed;
+
+impl Clock for Fixed {
+    fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+}
+
+/// Counts what the fast lane handed over, so the test knows it was exercised.
+#[derive(Debug)]
+struct Counting {
+    inner: RedisJobStore<ConnectionManager>,
+    handed: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl FastHandOff for Counting {
+    async fn fast_pass(&self, lane: &FastLane) -> rqs_store::Result<FastPass> {
+        let window = self.inner.fast_pass(lane).await?;
+        self.handed
+            .fetch_add(window.handed.len(), Ordering::Relaxed);
+        Ok(window)
+    }
+}
+
+/// One generated job: `None` for a field means absent.
+#[derive(Debug, Clone)]
+struct Job {
+    kind: u8,
+    score: u8,
+    data: bool,
+    origin: Option<&'static str>,
+    status: Option<&'static str>,
+    timeout: Option<&'static str>,
+    ttl: Option<&'static str>,
+    front: Option<&'static str>,
+    dependency_ids: Option<&'static str>,
+    dependency_id: Option<&'static str>,
+    meta: u8,
+}
+
+fn opt<T: Clone + std::fmt::Debug + 'static>(
+    values: &'static [T],
+) -> impl Strategy<Value = Option<T>> {
+    prop_oneof![
+        10 => Just(None),
+        1 => proptest::sample::select(values).prop_map(Some),
+    ]
+}
+
+fn job() -> impl Strategy<Value = Job> {
+    (
+        (0u8..40, 1u8..4, prop::bool::weighted(0.97)),
+        (
+            prop_oneof![12 => Just(Some("default")), 3 => Just(Some("other")), 1 => Just(Some("")), 1 => Just(None)],
+            prop_oneof![8 => Just(Some("scheduled")), 1 => opt(&["deferred", "queued", ""])],
+            opt(&["", "30"]),
+            opt(&["", "0", "60", "soon"]),
+        ),
+        (
+            opt(&["0", "1"]),
+            opt(&["", "[\"dep\"]", "[]", "oops"]),
+            opt(&["", "dep"]),
+            0u8..24,
+        ),
+    )
+        .prop_map(
+            |((kind, score, data), (origin, status, timeout, ttl), (front, ids, id, meta))| Job {
+                kind,
+                score,
+                data,
+                origin,
+                status,
+                timeout,
+                ttl,
+                front,
+                dependency_ids: ids,
+                dependency_id: id,
+                meta,
+            },
+        )
+}
+
+fn metas() -> Vec<Vec<u8>> {
+    vec![
+        pickled_dict(&[("interval", PyValue::Int(60))]),
+        pickled_dict(&[("interval", PyValue::Int(60)), ("repeat", PyValue::Int(3))]),
+        pickled_dict(&[("cron_string", PyValue::Str("*/5 * * * *"))]),
+        pickled_dict(&[("interval", PyValue::Float(0.5))]),
+        pickled_dict(&[("cron_string", PyValue::Str("0 0 1 1 * 2020"))]),
+        pickled_dict(&[("owner", PyValue::Str("alice"))]),
+        b"\x80\x05garbage".to_vec(),
+        b"{\"interval\": 60}".to_vec(),
+    ]
+}
+
+async fn seed(conn: &ConnectionManager, jobs: &[Job], dep_finished: bool, odd_queue: bool) {
+    let store = RedisJobStore::new(conn.clone());
+    let metas = metas();
+    let mut pipe = redis::pipe();
+    pipe.cmd("FLUSHDB").ignore();
+    pipe.hset_multiple(
+        "rq:job:dep",
+        &[("status", if dep_finished { "finished" } else { "started" })],
+    )
+    .ignore();
+    if odd_queue {
+        pipe.set("rq:queue:other", "not a list").ignore();
+    }
+    let () = pipe.query_async(&mut conn.clone()).await.unwrap();
+    for (n, job) in jobs.iter().enumerate() {
+        let id = JobId::from(format!("job-{n:02}"));
+        let key = rqs_core::keys::job_key(&id);
+        let score = f64::from(job.score);
+        match job.kind {
+            // A key of another type.
+            0 => {
+                let () = redis::cmd("SET")
+                    .arg(&key)
+                    .arg("x")
+                    .query_async(&mut conn.clone())
+                    .await
+                    .unwrap();
+                let _: i64 = redis::cmd("ZADD")
+                    .arg(rqs_core::keys::SCHEDULED_JOBS)
+                    .arg(score)
+                    .arg(id.as_bytes())
+                    .query_async(&mut conn.clone())
+                    .await
+                    .unwrap();
+                continue;
+            }
+            // No hash at all.
+            1 => {
+                store.schedule(&id, &JobHash::new(), score).await.unwrap();
+                continue;
+            }
+            _ => {}
+        }
+        let mut hash = JobHash::from_pairs([
+            ("created_at", "2026-11-27T18:30:00.000000Z"),
+            ("description", "tasks.f()"),
+        ]);
+        if job.data {
+            hash.set("data", "x\u{9c}payload");
+        }
+        let fields = [
+            ("origin", job.origin),
+            ("status", job.status),
+            ("timeout", job.timeout),
+            ("ttl", job.ttl),
+            ("enqueue_at_front", job.front),
+            ("dependency_ids", job.dependency_ids),
+            ("dependency_id", job.dependency_id),
+        ];
+        for (field, value) in fields {
+            if let Some(v) = value {
+                hash.set(field, v);
+            }
+        }
+        if let Some(meta) = metas.get(usize::from(job.meta)) {
+            hash.set("meta", meta.clone());
+        }
+        store.schedule(&id, &hash, score).await.unwrap();
+    }
+}
+
+async fn run(conn: &ConnectionManager, fast: Option<Arc<AtomicUsize>>) {
+    let store = RedisJobStore::new(conn.clone());
+    let mut scheduler = Scheduler::new(
+        store.clone(),
+        RedisQueueSink::new(conn.clone()),
+        InMemoryLockProvider::new(),
+        InMemoryLifecycleRegistry::new(),
+        SchedulerConfig::new("diff").burst(true).batch_size(3),
+    )
+    .with_clock(Arc::new(Fixed));
+    if let Some(handed) = fast {
+        scheduler = scheduler.with_fast_lane(Arc::new(Counting {
+            inner: store,
+            handed,
+        }));
+    }
+    scheduler.run(std::future::pending()).await.unwrap();
+}
+
+/// Every key of a database, as comparable text: type, value (hash fields in stored
+/// order, lists in order, sets sorted, sorted sets with scores) and whether it expires.
+async fn dump(conn: &ConnectionManager) -> Vec<String> {
+    let mut keys: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let q = |cmd: &mut redis::Cmd| {
+            let cmd = cmd.clone();
+            let mut conn = conn.clone();
+            async move { cmd.query_async::<redis::Value>(&mut conn).await.unwrap() }
+        };
+        let kind = q(redis::cmd("TYPE").arg(&key)).await;
+        let value = match &kind {
+            redis::Value::SimpleString(t) if t == "hash" => {
+                q(redis::cmd("HGETALL").arg(&key)).await
+            }
+            redis::Value::SimpleString(t) if t == "list" => {
+                q(redis::cmd("LRANGE").arg(&key).arg(0).arg(-1)).await
+            }
+            redis::Value::SimpleString(t) if t == "set" => {
+                q(redis::cmd("SORT").arg(&key).arg("ALPHA")).await
+            }
+            redis::Value::SimpleString(t) if t == "zset" => {
+                q(redis::cmd("ZRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES"))
+                .await
+            }
+            _ => q(redis::cmd("GET").arg(&key)).await,
+        };
+        let ttl: redis::Value = q(redis::cmd("TTL").arg(&key)).await;
+        let expires = !matches!(ttl, redis::Value::Int(-1));
+        out.push(format!(
+            "{} {kind:?} expires={expires} {value:?}",
+            String::from_utf8_lossy(&key)
+        ));
+    }
+    out
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_fast_lane_hands_over_exactly_as_decide_does(
+        jobs in prop::collection::vec(job(), 1..40),
+        dep_finished in any::<bool>(),
+        odd_queue in prop::bool::weighted(0.2),
+    ) {
+        static SERVER: Mutex<Option<RedisServer>> = Mutex::new(None);
+        static EXERCISED: AtomicUsize = AtomicUsize::new(0);
+        let rt = runtime();
+        let url = |db: u8| {
+            let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
+            server.get_or_insert_with(RedisServer::start).url_db(db)
+        };
+        let (fast_url, slow_url) = (url(1), url(2));
+        let (fast_conn, slow_conn) = rt.block_on(async {
+            let connect = |u: String| async move {
+                rqs_redis::connect(u, &rqs_redis::ConnectOptions::default()).await.unwrap()
+            };
+            (connect(fast_url).await, connect(slow_url).await)
+        });
+        let handed = Arc::new(AtomicUsize::new(0));
+        let (with, without) = rt.block_on(async {
+            seed(&fast_conn, &jobs, dep_finished, odd_queue).await;
+            seed(&slow_conn, &jobs, dep_finished, odd_queue).await;
+            run(&fast_conn, Some(handed.clone())).await;
+            run(&slow_conn, None).await;
+            (dump(&fast_conn).await, dump(&slow_conn).await)
+        });
+        prop_assert_eq!(with, without);
+        let total = EXERCISED.fetch_add(handed.load(Ordering::Relaxed), Ordering::Relaxed);
+        #[allow(clippy::print_stderr)] // How much the fast lane was exercised, for the log.
+        {
+            eprintln!("fast lane: {} jobs so far", total + handed.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// The generator above must exercise the fast lane, not only the ordinary path: a
+/// schedule of plain and periodic jobs goes mostly through it.
+#[test]
+fn plain_and_periodic_jobs_take_the_fast_lane() {
+    let rt = runtime();
+    let server = RedisServer::start();
+    let handed = Arc::new(AtomicUsize::new(0));
+    let jobs: Vec<Job> = (0..40)
+        .map(|n| Job {
+            kind: 5,
+            score: 1,
+            data: true,
+            origin: Some("default"),
+            status: Some("scheduled"),
+            timeout: None,
+            ttl: None,
+            front: None,
+            dependency_ids: None,
+            dependency_id: None,
+            meta: if n % 4 == 0 { 0 } else { 99 },
+        })
+        .collect();
+    let (with, without) = rt.block_on(async {
+        let (a, b) = (server.connection_db(1).await, server.connection_db(2).await);
+        seed(&a, &jobs, true, false).await;
+        seed(&b, &jobs, true, false).await;
+        run(&a, Some(handed.clone())).await;
+        run(&b, None).await;
+        (dump(&a).await, dump(&b).await)
+    });
+    assert_eq!(with, without);
+    // The first periodic job goes the ordinary way (its meta is not known yet); after
+    // that, nearly everything takes the fast lane.
+    assert!(
+        handed.load(Ordering::Relaxed) >= 30,
+        "{} of 40 through the fast lane",
+        handed.load(Ordering::Relaxed)
+    );
+}
