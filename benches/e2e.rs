@@ -1,16 +1,24 @@
-//! End-to-end comparison of the release `rqs` binary with Python's `rqscheduler`
-//! (rq 2.12 + rq-scheduler 0.14), side by side on the same machine in the same run.
+//! End-to-end benchmarks of the release `rqs` binary, side by side on the same machine in
+//! the same run with Python's `rqscheduler` (rq 2.12 + rq-scheduler 0.14) and with a
+//! floor: one bare Lua script doing only the minimal writes of a hand-off.
 //!
-//! 1. Throughput: N due one-off jobs (copies of one real job hash); wall time of
-//!    `--burst` until every job is in its queue, and the peak resident memory.
-//! 2. Punctuality: a daemon running, jobs due at distinct future seconds; the delay from
-//!    each due second to the job's `enqueued_at`.
+//! 1. Throughput: N due jobs (copies of real job hashes, one in ten periodic); wall time
+//!    until every job is in its queue, Redis main-thread CPU per job (`INFO cpu`), the
+//!    scripts' own time per job (`INFO commandstats`), the longest script (`SLOWLOG` at
+//!    0 µs) and the peak resident memory. Runs alternate and medians are reported: the
+//!    machine is shared and noisy.
+//! 2. Scaling: 10k, 50k and 200k due jobs; 1,000 due among 100 and among 1,000,000
+//!    scheduled; an idle daemon's Redis calls per second with 1,000,000 scheduled; peak
+//!    memory with 1,000,000 scheduled and 100,000 due.
+//! 3. Punctuality: the delay from each job's due second to its `enqueued_at`.
 //!
-//! Runs alternate between the two daemons and the medians are reported, because the
-//! machine is shared and noisy. `RQS_BENCH_QUICK=1` shortens everything.
+//! The tables are printed and written to `target/bench/e2e.md`. `RQS_BENCH_QUICK=1`
+//! shortens everything.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,6 +34,12 @@ fn root() -> PathBuf {
         .to_owned()
 }
 
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 fn py_dir() -> PathBuf {
     root().join("tests/interop/py")
 }
@@ -39,15 +53,24 @@ fn release_rqs() -> PathBuf {
         .expect("cargo")
         .success();
     assert!(ok, "building the release rqs failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"));
-    target.join("release/rqs")
+    target_dir().join("release/rqs")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Daemon {
+/// The minimal hand-off: status, `enqueued_at`, push, leave the schedule; 500 a call.
+const FLOOR: &str = "
+local page = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, 500)
+if #page == 0 then return 0 end
+for i = 1, #page do
+  redis.call('HSET', 'rq:job:' .. page[i], 'status', 'queued', 'enqueued_at', ARGV[2])
+end
+redis.call('RPUSH', 'rq:queue:default', unpack(page))
+redis.call('ZREM', KEYS[1], unpack(page))
+return #page";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Who {
     Rqs,
+    Floor,
     Python,
 }
 
@@ -59,14 +82,15 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn command(&self, daemon: Daemon, args: &[&str]) -> Command {
-        let mut cmd = match daemon {
-            Daemon::Rqs => Command::new(&self.rqs),
-            Daemon::Python => {
+    fn command(&self, who: Who, args: &[&str]) -> Command {
+        let mut cmd = match who {
+            Who::Rqs => Command::new(&self.rqs),
+            Who::Python => {
                 let mut c = Command::new(self.env.bin("rqscheduler"));
                 c.env("PYTHONPATH", py_dir());
                 c
             }
+            Who::Floor => unreachable!("the floor is a script, not a process"),
         };
         cmd.args(args)
             .env("TZ", "UTC")
@@ -80,9 +104,8 @@ async fn q<T: redis::FromRedisValue>(conn: &ConnectionManager, cmd: &redis::Cmd)
     cmd.query_async(&mut conn.clone()).await.expect("redis")
 }
 
-/// N copies of a real rq-scheduler job hash, all due; returns the hash's DUMP for more
-/// copies (RESTORE works on every Redis version, unlike COPY).
-async fn seed(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager, n: usize) -> Vec<u8> {
+/// The real job hashes of the Python client, as DUMPs: one-off and periodic.
+async fn templates(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager) -> [Vec<u8>; 2] {
     let status = Command::new(ctx.env.python())
         .arg(py_dir().join("scenario.py"))
         .args(["template", &server.url()])
@@ -90,22 +113,45 @@ async fn seed(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager, n: usiz
         .status()
         .expect("python");
     assert!(status.success());
-    let template: Vec<u8> = q(conn, redis::cmd("DUMP").arg("rq:job:template")).await;
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+    let plain: Vec<u8> = q(conn, redis::cmd("DUMP").arg("rq:job:template")).await;
+    let periodic: Vec<u8> = q(conn, redis::cmd("DUMP").arg("rq:job:template-periodic")).await;
+    let _: i64 = q(
+        conn,
+        redis::cmd("DEL")
+            .arg("rq:job:template")
+            .arg("rq:job:template-periodic"),
+    )
+    .await;
+    [plain, periodic]
+}
+
+/// `due` due jobs (one in ten periodic) with hashes, and `idle` future members without
+/// (the daemon never reads a job before it is due).
+async fn seed(ctx: &Ctx, server: &RedisServer, conn: &ConnectionManager, due: usize, idle: usize) {
+    let [plain, periodic] = templates(ctx, server, conn).await;
+    for chunk in (0..due).collect::<Vec<_>>().chunks(2000) {
         let mut pipe = redis::pipe();
         for i in chunk {
-            let id = format!("bench-{i:06}");
+            let id = format!("bench-{i:07}");
+            let dump = if i % 10 == 0 { &periodic } else { &plain };
             pipe.cmd("RESTORE")
                 .arg(format!("rq:job:{id}"))
                 .arg(0)
-                .arg(&template)
+                .arg(dump)
                 .ignore();
             pipe.zadd("rq:scheduler:scheduled_jobs", id, 1_577_880_000)
                 .ignore();
         }
         let () = pipe.query_async(&mut conn.clone()).await.expect("seed");
     }
-    template
+    for chunk in (0..idle).collect::<Vec<_>>().chunks(10_000) {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg("rq:scheduler:scheduled_jobs");
+        for i in chunk {
+            cmd.arg(4_102_444_800u64).arg(format!("later-{i:07}"));
+        }
+        let _: i64 = q(conn, &cmd).await;
+    }
 }
 
 /// Peak resident set size of a running process, in KiB.
@@ -118,43 +164,180 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Seconds for `--burst` to move `n` jobs, and the peak RSS in KiB.
-async fn throughput(ctx: &Ctx, daemon: Daemon, n: usize) -> (f64, u64) {
+/// Redis's main-thread CPU seconds.
+async fn main_cpu(conn: &ConnectionManager) -> f64 {
+    let info: String = q(conn, redis::cmd("INFO").arg("cpu")).await;
+    info.lines()
+        .filter(|l| {
+            l.starts_with("used_cpu_user_main_thread:") || l.starts_with("used_cpu_sys_main_thread:")
+        })
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum()
+}
+
+/// `INFO commandstats` as command → (calls, usec).
+async fn commandstats(conn: &ConnectionManager) -> HashMap<String, (u64, u64)> {
+    let info: String = q(conn, redis::cmd("INFO").arg("commandstats")).await;
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let field = |key: &str| -> Option<u64> {
+                rest.split(',')
+                    .find_map(|kv| kv.strip_prefix(&format!("{key}=")))?
+                    .parse()
+                    .ok()
+            };
+            Some((name.to_owned(), (field("calls")?, field("usec")?)))
+        })
+        .collect()
+}
+
+/// The longest script in `SLOWLOG`, in µs.
+async fn longest_script(conn: &ConnectionManager) -> u64 {
+    let entries: Vec<redis::Value> =
+        q(conn, redis::cmd("SLOWLOG").arg("GET").arg(1_000_000)).await;
+    entries
+        .iter()
+        .filter_map(|e| match e {
+            redis::Value::Array(fields) => {
+                let duration = match fields.get(2)? {
+                    redis::Value::Int(d) => *d as u64,
+                    _ => return None,
+                };
+                let script = match fields.get(3)? {
+                    redis::Value::Array(args) => matches!(args.first(), Some(redis::Value::BulkString(c))
+                        if c.eq_ignore_ascii_case(b"evalsha") || c.eq_ignore_ascii_case(b"eval")),
+                    _ => false,
+                };
+                script.then_some(duration)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// What one throughput run measured.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    wall: f64,
+    redis_us_per_job: f64,
+    script_us_per_job: f64,
+    longest_script_us: u64,
+    rss_kib: u64,
+}
+
+async fn prepare_stats(conn: &ConnectionManager) {
+    let () = q(conn, redis::cmd("CONFIG").arg("RESETSTAT")).await;
+    let () = q(conn, redis::cmd("SLOWLOG").arg("RESET")).await;
+    let () = q(
+        conn,
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("slowlog-log-slower-than")
+            .arg(0)
+            .arg("slowlog-max-len")
+            .arg(1_000_000),
+    )
+    .await;
+}
+
+/// Moves `due` due jobs (among `idle` more scheduled later) with `who`.
+async fn throughput(ctx: &Ctx, who: Who, due: usize, idle: usize) -> Run {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let _ = seed(ctx, &server, &conn, n).await;
+    seed(ctx, &server, &conn, due, idle).await;
+    prepare_stats(&conn).await;
+    let cpu = main_cpu(&conn).await;
     let start = Instant::now();
+    let mut peak = 0;
+    if who == Who::Floor {
+        let script = redis::Script::new(FLOOR);
+        loop {
+            let moved: i64 = script
+                .key("rq:scheduler:scheduled_jobs")
+                .arg(2_000_000_000)
+                .arg("2026-12-04T00:00:00.000000Z")
+                .invoke_async(&mut conn.clone())
+                .await
+                .expect("floor");
+            if moved == 0 {
+                break;
+            }
+        }
+    } else {
+        let mut child = ctx
+            .command(who, &["--burst", "-u", &server.url()])
+            .spawn()
+            .expect("spawn");
+        let status = loop {
+            if let Some(rss) = peak_rss_kib(child.id()) {
+                peak = peak.max(rss);
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        if !status.success() {
+            let log = std::fs::read_to_string(ctx.log.path()).unwrap_or_default();
+            panic!("{who:?} failed:\n{log}");
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = main_cpu(&conn).await - cpu;
+    let stats = commandstats(&conn).await;
+    let scripts: u64 = ["evalsha", "eval"]
+        .iter()
+        .filter_map(|c| stats.get(*c))
+        .map(|(_, usec)| usec)
+        .sum();
+    let moved: usize = q(&conn, redis::cmd("LLEN").arg("rq:queue:default")).await;
+    assert_eq!(moved, due, "{who:?} moved {moved} of {due}");
+    Run {
+        wall,
+        redis_us_per_job: cpu * 1e6 / due as f64,
+        script_us_per_job: scripts as f64 / due as f64,
+        longest_script_us: longest_script(&conn).await,
+        rss_kib: peak,
+    }
+}
+
+/// Redis calls per second of an idle active daemon with `scheduled` jobs, none due:
+/// the commands `MONITOR` shows from the daemon's connection (not the ones its scripts
+/// run inside Redis).
+async fn idle_calls(ctx: &Ctx, scheduled: usize, seconds: u64) -> f64 {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    seed(ctx, &server, &conn, 0, scheduled).await;
     let mut child = ctx
-        .command(daemon, &["--burst", "-u", &server.url()])
+        .command(Who::Rqs, &["-u", &server.url()])
         .spawn()
         .expect("spawn");
-    let mut peak = 0;
-    let status = loop {
-        if let Some(rss) = peak_rss_kib(child.id()) {
-            peak = peak.max(rss);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let secs = start.elapsed().as_secs_f64();
-    if !status.success() {
-        let log = std::fs::read_to_string(ctx.log.path()).unwrap_or_default();
-        panic!("{daemon:?} failed:\n{log}");
-    }
-    let moved: usize = q(&conn, redis::cmd("LLEN").arg("rq:queue:default")).await;
-    assert_eq!(moved, n, "{daemon:?} moved {moved} of {n}");
-    (secs, peak)
+    // Let it start and become active, then watch.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let monitor = Command::new("timeout")
+        .arg(seconds.to_string())
+        .args(["redis-cli", "-p", &server.port().to_string(), "monitor"])
+        .output()
+        .expect("redis-cli monitor");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&monitor.stdout);
+    let calls = text
+        .lines()
+        .filter(|l| l.contains(" [0 127.0.0.1:") && !l.contains("\"monitor\""))
+        .count();
+    calls as f64 / seconds as f64
 }
 
 /// Delays (seconds) from each job's due second to its `enqueued_at`.
-async fn punctuality(ctx: &Ctx, daemon: Daemon, interval: &str, jobs: i64) -> Vec<f64> {
+async fn punctuality(ctx: &Ctx, who: Who, interval: &str, jobs: i64) -> Vec<f64> {
     let server = RedisServer::start();
     let conn = server.connection().await;
-    let template = seed(ctx, &server, &conn, 0).await;
+    let [template, _] = templates(ctx, &server, &conn).await;
     let mut child = ctx
-        .command(daemon, &["-u", &server.url(), "-i", interval])
+        .command(who, &["-u", &server.url(), "-i", interval])
         .spawn()
         .expect("spawn");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -192,8 +375,7 @@ async fn punctuality(ctx: &Ctx, daemon: Daemon, interval: &str, jobs: i64) -> Ve
         .await;
         let at = at.expect("every job was enqueued");
         let at = rqs_core::time::parse_rq_timestamp(&at).unwrap();
-        let delay = rqs_core::time::unix_seconds(at) - (first + k) as f64;
-        delays.push(delay);
+        delays.push(rqs_core::time::unix_seconds(at) - (first + k) as f64);
     }
     delays
 }
@@ -208,6 +390,17 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
+fn median_run(runs: &[Run]) -> Run {
+    let pick = |f: fn(&Run) -> f64| median(&mut runs.iter().map(f).collect::<Vec<_>>());
+    Run {
+        wall: pick(|r| r.wall),
+        redis_us_per_job: pick(|r| r.redis_us_per_job),
+        script_us_per_job: pick(|r| r.script_us_per_job),
+        longest_script_us: pick(|r| r.longest_script_us as f64) as u64,
+        rss_kib: pick(|r| r.rss_kib as f64) as u64,
+    }
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         // `cargo test --benches` runs bench binaries without --bench: nothing to check.
@@ -217,7 +410,7 @@ fn main() {
     let (n, reps, punctual_jobs) = if quick {
         (2_000, 1, 5)
     } else {
-        (20_000, 3, 15)
+        (20_000, 5, 15)
     };
     let ctx = Ctx {
         rqs: release_rqs(),
@@ -225,59 +418,138 @@ fn main() {
         log: tempfile::NamedTempFile::new().expect("temp file"),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut report = String::new();
+    let mut line = |text: String| {
+        println!("{text}");
+        writeln!(report, "{text}").unwrap();
+    };
     rt.block_on(async {
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        let (mut our_rss, mut their_rss) = (Vec::new(), Vec::new());
+        let mut runs: HashMap<Who, Vec<Run>> = HashMap::new();
         for rep in 0..reps {
-            let order = if rep % 2 == 0 {
-                [Daemon::Rqs, Daemon::Python]
-            } else {
-                [Daemon::Python, Daemon::Rqs]
+            let order = match rep % 3 {
+                0 => [Who::Rqs, Who::Floor, Who::Python],
+                1 => [Who::Floor, Who::Python, Who::Rqs],
+                _ => [Who::Python, Who::Rqs, Who::Floor],
             };
-            for daemon in order {
-                let (secs, rss) = throughput(&ctx, daemon, n).await;
-                eprintln!("throughput run {rep}: {daemon:?} moved {n} jobs in {secs:.3} s, peak RSS {rss} KiB");
-                match daemon {
-                    Daemon::Rqs => {
-                        ours.push(secs);
-                        our_rss.push(rss as f64);
-                    }
-                    Daemon::Python => {
-                        theirs.push(secs);
-                        their_rss.push(rss as f64);
-                    }
-                }
+            for who in order {
+                let run = throughput(&ctx, who, n, 0).await;
+                eprintln!("run {rep}: {who:?} {run:?}");
+                runs.entry(who).or_default().push(run);
             }
         }
-        let (o, t) = (median(&mut ours), median(&mut theirs));
-        let (or, tr) = (median(&mut our_rss), median(&mut their_rss));
-        println!("\n## rqs vs rqscheduler (rq 2.12, rq-scheduler 0.14), medians of {reps} run(s)\n");
-        println!("| measure | rqs | rqscheduler | ratio |");
-        println!("|---|---|---|---|");
-        println!(
-            "| move {n} due jobs (--burst, wall) | {o:.3} s ({:.0} jobs/s) | {t:.3} s ({:.0} jobs/s) | {:.1}x faster |",
-            n as f64 / o,
-            n as f64 / t,
-            t / o
-        );
-        println!(
-            "| peak RSS during that run | {:.1} MiB | {:.1} MiB | {:.1}x less |",
-            or / 1024.0,
-            tr / 1024.0,
-            tr / or
-        );
-        for (daemon, interval) in [(Daemon::Rqs, "60"), (Daemon::Python, "1"), (Daemon::Python, "60")] {
-            if quick && interval == "60" && daemon == Daemon::Python {
+        let [ours, floor, python] = [Who::Rqs, Who::Floor, Who::Python].map(|w| median_run(&runs[&w]));
+        line(format!(
+            "\n## Hand-off of {n} due jobs (one in ten periodic): rqs, a bare Lua floor, rqscheduler\n\nMedians of {reps} alternating runs.\n"
+        ));
+        line("| | rqs | floor | rqscheduler | rqs / floor | rqscheduler / rqs |".into());
+        line("|---|---|---|---|---|---|".into());
+        line(format!(
+            "| wall | {:.3} s | {:.3} s | {:.3} s | {:.2}x | {:.1}x |",
+            ours.wall,
+            floor.wall,
+            python.wall,
+            ours.wall / floor.wall,
+            python.wall / ours.wall
+        ));
+        line(format!(
+            "| jobs/s | {:.0} | {:.0} | {:.0} | | |",
+            n as f64 / ours.wall,
+            n as f64 / floor.wall,
+            n as f64 / python.wall
+        ));
+        line(format!(
+            "| Redis main-thread µs per job | {:.2} | {:.2} | {:.2} | {:.2}x | {:.1}x |",
+            ours.redis_us_per_job,
+            floor.redis_us_per_job,
+            python.redis_us_per_job,
+            ours.redis_us_per_job / floor.redis_us_per_job,
+            python.redis_us_per_job / ours.redis_us_per_job
+        ));
+        line(format!(
+            "| script µs per job (commandstats) | {:.2} | {:.2} | {:.2} | | |",
+            ours.script_us_per_job, floor.script_us_per_job, python.script_us_per_job
+        ));
+        line(format!(
+            "| longest script (SLOWLOG) | {} µs | {} µs | {} µs | | |",
+            ours.longest_script_us, floor.longest_script_us, python.longest_script_us
+        ));
+        line(format!(
+            "| peak RSS | {:.1} MiB | | {:.1} MiB | | {:.1}x |",
+            ours.rss_kib as f64 / 1024.0,
+            python.rss_kib as f64 / 1024.0,
+            python.rss_kib as f64 / ours.rss_kib.max(1) as f64
+        ));
+
+        line("\n## Scaling (rqs)\n".into());
+        line("| workload | wall | jobs/s | Redis µs per job | longest script | peak RSS |".into());
+        line("|---|---|---|---|---|---|".into());
+        let sizes: &[(usize, usize, &str)] = if quick {
+            &[(2_000, 0, "2k due"), (1_000, 100, "1,000 due among 1,100")]
+        } else {
+            &[
+                (10_000, 0, "10k due"),
+                (50_000, 0, "50k due"),
+                (200_000, 0, "200k due"),
+                (1_000, 100, "1,000 due among 1,100 scheduled"),
+                (1_000, 1_000_000, "1,000 due among 1,001,000 scheduled"),
+                (100_000, 900_000, "100k due among 1,000,000 scheduled"),
+            ]
+        };
+        for &(due, idle, name) in sizes {
+            let mut runs = Vec::new();
+            for _ in 0..if quick { 1 } else { 3 } {
+                runs.push(throughput(&ctx, Who::Rqs, due, idle).await);
+            }
+            let run = median_run(&runs);
+            line(format!(
+                "| {name} | {:.3} s | {:.0} | {:.2} | {} µs | {:.1} MiB |",
+                run.wall,
+                due as f64 / run.wall,
+                run.redis_us_per_job,
+                run.longest_script_us,
+                run.rss_kib as f64 / 1024.0
+            ));
+        }
+        let scheduled = if quick { 10_000 } else { 1_000_000 };
+        let calls = idle_calls(&ctx, scheduled, if quick { 3 } else { 10 }).await;
+        line(format!(
+            "\nAn idle active daemon with {scheduled} scheduled jobs, none due: {calls:.1} Redis calls a second.\n"
+        ));
+
+        line("## Punctuality\n".into());
+        line("| daemon | hand-over delay after the due second |".into());
+        line("|---|---|".into());
+        for (who, interval) in [(Who::Rqs, "60"), (Who::Python, "1"), (Who::Python, "60")] {
+            if quick && interval == "60" && who == Who::Python {
                 continue;
             }
-            let mut d = punctuality(&ctx, daemon, interval, punctual_jobs).await;
-            println!(
-                "| hand-over delay after the due second, {daemon:?} -i {interval} ({} jobs) | median {:.3} s, p95 {:.3} s, max {:.3} s | | |",
+            let mut d = punctuality(&ctx, who, interval, punctual_jobs).await;
+            line(format!(
+                "| {who:?} -i {interval} ({} jobs) | median {:.3} s, p95 {:.3} s, max {:.3} s |",
                 d.len(),
                 median(&mut d),
                 percentile(&mut d, 0.95),
                 percentile(&mut d, 1.0)
-            );
+            ));
         }
     });
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).expect("target/bench");
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let header = format!(
+        "# rqs end-to-end benchmarks\n\n{} on {} ({} cores), {}\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        machine,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if quick { "quick run" } else { "full run" }
+    );
+    std::fs::write(dir.join("e2e.md"), header + &report).expect("write the report");
+    eprintln!("written to {}", dir.join("e2e.md").display());
 }

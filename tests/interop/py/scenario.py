@@ -162,11 +162,14 @@ def mixed(conn, sched):
 
 
 def template(url):
-    """One real job hash, `rq:job:template`, for benchmarks to copy."""
+    """Real job hashes for benchmarks to copy: `rq:job:template` (one-off) and
+    `rq:job:template-periodic` (every 60 s)."""
     conn = Redis.from_url(url)
     sched = Scheduler(connection=conn)
     sched.enqueue_at(FUTURE, jobs.add, 1, 2, job_id="template")
     sched.cancel("template")
+    sched.schedule(FUTURE, jobs.add, args=[1, 2], interval=60, id="template-periodic")
+    sched.cancel("template-periodic")
 
 
 SUITES = {"oneoff": [oneoff], "periodic": [periodic], "mixed": [mixed], "all": [oneoff, periodic, mixed]}
