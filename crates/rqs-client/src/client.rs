@@ -150,6 +150,80 @@ impl ScheduledEntry {
     }
 }
 
+/// When a job runs: the schedule argument of each client method.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum When {
+    /// Once, at a time (`enqueue_at`).
+    At(DateTime<Utc>),
+    /// Once, this long after now (`enqueue_in`).
+    In(TimeDelta),
+    /// At a time, then as `Periodic` says (`schedule`).
+    Periodic(DateTime<Utc>, Periodic),
+    /// At every match of a cron string (`cron`).
+    Cron(String, CronOptions),
+}
+
+/// A checked job, ready to write: what [`Client::submit`] stores.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Prepared {
+    /// The job id (given, or a new uuid4).
+    pub id: JobId,
+    /// The job hash, as rq-scheduler writes it.
+    pub hash: JobHash,
+    /// The schedule score: whole Unix seconds.
+    pub score: f64,
+}
+
+/// Checks `job` and builds the hash and score rq-scheduler would write for it at `now`,
+/// without any I/O.
+///
+/// # Errors
+/// [`Invalid`]: a bad function or callback path, job or dependency id, cron string, ttl,
+/// interval, repeat without interval, a time before 1970, or values that cannot be
+/// pickled.
+pub fn prepare(
+    job: &Job,
+    when: &When,
+    options: &ClientOptions,
+    now: DateTime<Utc>,
+) -> Result<Prepared, Invalid> {
+    let (kind, at) = match when {
+        When::At(at) => (Kind::Once, *at),
+        When::In(delay) => {
+            let at = now
+                .checked_add_signed(*delay)
+                .ok_or(Invalid::BeforeEpoch(DateTime::<Utc>::MIN_UTC))?;
+            (Kind::Once, at)
+        }
+        When::Periodic(at, periodic) => {
+            let interval = match periodic.interval {
+                Some(d) if d.as_secs() == 0 => return Err(Invalid::Interval(d)),
+                Some(d) => Some(i64::try_from(d.as_secs()).map_err(|_| Invalid::Interval(d))?),
+                None => None,
+            };
+            let kind = Kind::Periodic {
+                interval,
+                repeat: periodic.repeat,
+            };
+            (kind, *at)
+        }
+        When::Cron(expr, cron) => {
+            let at = next_cron(expr, cron.use_local_timezone, now)?;
+            let kind = Kind::Cron {
+                expr: expr.clone(),
+                local: cron.use_local_timezone,
+                repeat: cron.repeat,
+            };
+            (kind, at)
+        }
+    };
+    let score = record::score(at)?;
+    let (id, hash) = record::build(job, &kind, now, &options.queue_name, options.format)?;
+    Ok(Prepared { id, hash, score })
+}
+
 type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Schedules RQ jobs the way rq-scheduler's Python `Scheduler` does, on any store that
@@ -205,16 +279,29 @@ impl<S: JobAdmin> Client<S> {
         &self.options
     }
 
-    async fn write(&self, job: &Job, kind: &Kind, now: DateTime<Utc>, score: f64) -> Result<JobId> {
-        let (id, hash) = record::build(
-            job,
-            kind,
-            now,
-            &self.options.queue_name,
-            self.options.format,
-        )?;
-        self.store.schedule(&id, &hash, score).await?;
-        Ok(id)
+    /// Checks `job` and builds its hash and score for `when`, with this client's options
+    /// and clock, without writing anything; [`submit`](Self::submit) writes the result.
+    ///
+    /// # Errors
+    /// [`Invalid`] as for [`prepare`].
+    pub fn prepare(&self, job: &Job, when: &When) -> Result<Prepared, Invalid> {
+        prepare(job, when, &self.options, (self.clock)())
+    }
+
+    /// Writes a prepared job: its hash and its schedule entry, in one atomic step.
+    ///
+    /// # Errors
+    /// [`Error::Store`](crate::Error::Store) when the store fails.
+    pub async fn submit(&self, prepared: &Prepared) -> Result<JobId> {
+        self.store
+            .schedule(&prepared.id, &prepared.hash, prepared.score)
+            .await?;
+        Ok(prepared.id.clone())
+    }
+
+    async fn write(&self, job: &Job, when: &When) -> Result<JobId> {
+        let prepared = self.prepare(job, when)?;
+        self.submit(&prepared).await
     }
 
     /// Schedules `job` to be enqueued at `at` (`enqueue_at`). A time in the past makes
@@ -224,8 +311,7 @@ impl<S: JobAdmin> Client<S> {
     /// [`Error::Invalid`](crate::Error::Invalid) for an invalid job or a time before
     /// 1970; [`Error::Store`](crate::Error::Store) when the store fails.
     pub async fn enqueue_at(&self, at: DateTime<Utc>, job: &Job) -> Result<JobId> {
-        let score = record::score(at)?;
-        self.write(job, &Kind::Once, (self.clock)(), score).await
+        self.write(job, &When::At(at)).await
     }
 
     /// Schedules `job` `delay` from now (`enqueue_in`); a negative delay is a time in
@@ -234,12 +320,7 @@ impl<S: JobAdmin> Client<S> {
     /// # Errors
     /// As [`enqueue_at`](Self::enqueue_at).
     pub async fn enqueue_in(&self, delay: TimeDelta, job: &Job) -> Result<JobId> {
-        let now = (self.clock)();
-        let at = now
-            .checked_add_signed(delay)
-            .ok_or(Invalid::BeforeEpoch(DateTime::<Utc>::MIN_UTC))?;
-        let score = record::score(at)?;
-        self.write(job, &Kind::Once, now, score).await
+        self.write(job, &When::In(delay)).await
     }
 
     /// Schedules `job` at `at`, then every interval of `periodic` (`schedule`).
@@ -254,17 +335,7 @@ impl<S: JobAdmin> Client<S> {
         job: &Job,
         periodic: Periodic,
     ) -> Result<JobId> {
-        let interval = match periodic.interval {
-            Some(d) if d.as_secs() == 0 => return Err(Invalid::Interval(d).into()),
-            Some(d) => Some(i64::try_from(d.as_secs()).map_err(|_| Invalid::Interval(d))?),
-            None => None,
-        };
-        let score = record::score(at)?;
-        let kind = Kind::Periodic {
-            interval,
-            repeat: periodic.repeat,
-        };
-        self.write(job, &kind, (self.clock)(), score).await
+        self.write(job, &When::Periodic(at, periodic)).await
     }
 
     /// Schedules `job` at every match of `cron_string` (`cron`), first at the next match
@@ -277,14 +348,8 @@ impl<S: JobAdmin> Client<S> {
     /// [`Invalid::NoFutureMatch`] for a cron string Python would refuse or that never
     /// matches again.
     pub async fn cron(&self, cron_string: &str, job: &Job, options: CronOptions) -> Result<JobId> {
-        let now = (self.clock)();
-        let at = next_cron(cron_string, options.use_local_timezone, now)?;
-        let kind = Kind::Cron {
-            expr: cron_string.to_owned(),
-            local: options.use_local_timezone,
-            repeat: options.repeat,
-        };
-        self.write(job, &kind, now, record::score(at)?).await
+        self.write(job, &When::Cron(cron_string.to_owned(), options))
+            .await
     }
 
     /// Removes a job from the schedule, leaving its hash (`cancel`); `true` when it was

@@ -18,7 +18,8 @@
 //! them.
 //!
 //! The client is generic over [`rqs_store::JobAdmin`]; with the default `redis` feature,
-//! [`Client::connect`] opens one over Redis.
+//! [`Client::connect`] opens one over Redis. [`prepare`] checks a job and builds its hash
+//! without any I/O, for callers that validate before connecting (`rqs schedule` does).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -63,7 +64,9 @@ mod error;
 mod job;
 mod record;
 
-pub use client::{Client, ClientOptions, CronOptions, JobQuery, Periodic, ScheduledEntry};
+pub use client::{
+    Client, ClientOptions, CronOptions, JobQuery, Periodic, Prepared, ScheduledEntry, When, prepare,
+};
 pub use error::{Error, Invalid, Result};
 pub use job::{CALLBACK_TIMEOUT, Callback, Job};
 pub use record::{RqFormat, call_string, job_data};
