@@ -9,3 +9,4 @@ mod cli;
 mod daemon;
 mod races;
 mod resilience;
+mod schedule;
