@@ -72,3 +72,8 @@ pub use job::{CALLBACK_TIMEOUT, Callback, Job};
 pub use record::{RqFormat, call_string, job_data};
 pub use rqs_core::JobId;
 pub use rqs_pickle::{PyInt, PyValue};
+
+// The Rust examples in the workspace README compile (and so stay true) as doctests here.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
