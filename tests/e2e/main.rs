@@ -10,3 +10,4 @@ mod daemon;
 mod hostile;
 mod races;
 mod resilience;
+mod schedule;

@@ -12,8 +12,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod client;
 mod twin;
 
+use rqs_client::RqFormat;
 use rqs_testkit::python::Stack;
 
 macro_rules! suite {
@@ -35,4 +37,20 @@ suite! {
     oneoff_rq1: Stack::Rq1, "oneoff";
     periodic_rq1: Stack::Rq1, "periodic";
     mixed_rq1: Stack::Rq1, "mixed";
+}
+
+macro_rules! client_suite {
+    ($($test:ident: $stack:expr, $format:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            client::run($stack, $format).await;
+        }
+    )*};
+}
+
+// Jobs written by the Rust client and `rqs schedule` (tests/interop/client.rs).
+client_suite! {
+    client_jobs_rq2: Stack::Rq2, RqFormat::Rq2;
+    client_jobs_rq3: Stack::Rq3, RqFormat::Rq2;
+    client_jobs_rq1: Stack::Rq1, RqFormat::Rq1;
 }

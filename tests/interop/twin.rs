@@ -15,7 +15,7 @@ const RQS_DB: u8 = 1;
 const PYTHON_DB: u8 = 2;
 const QUEUES: [&str; 6] = ["default", "reports", "brandnew", "alpha", "beta", "gamma"];
 
-fn py_dir() -> PathBuf {
+pub(crate) fn py_dir() -> PathBuf {
     root().join("tests/interop/py")
 }
 
@@ -36,9 +36,26 @@ fn python(env: &PythonEnv, args: &[&str]) -> Output {
     output
 }
 
+/// Copies every key of database `from` with its TTL into `to`, byte for byte (DUMP/RESTORE
+/// rather than COPY, which needs Redis 6.2).
+pub(crate) async fn copy_db(server: &RedisServer, from: u8, to: u8) {
+    let source = server.connection_db(from).await;
+    let twin = server.connection_db(to).await;
+    let keys: Vec<Vec<u8>> = q(&source, redis::cmd("KEYS").arg("*")).await;
+    for key in &keys {
+        let dump: Vec<u8> = q(&source, redis::cmd("DUMP").arg(key)).await;
+        let pttl: i64 = q(&source, redis::cmd("PTTL").arg(key)).await;
+        let () = q(
+            &twin,
+            redis::cmd("RESTORE").arg(key).arg(pttl.max(0)).arg(dump),
+        )
+        .await;
+    }
+}
+
 /// Waits until the current minute has at least 15 s left, so both daemons compute cron
 /// times in the same minute.
-async fn away_from_a_minute_boundary() {
+pub(crate) async fn away_from_a_minute_boundary() {
     loop {
         let second = chrono::Utc::now().timestamp() % 60;
         if (1..=44).contains(&second) {
@@ -70,20 +87,7 @@ async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
     let (rqs_url, py_url) = (server.url_db(RQS_DB), server.url_db(PYTHON_DB));
     python(&env, &["populate", &rqs_url, suite]);
 
-    // The twin: a byte-exact copy of every key with its TTL (DUMP/RESTORE rather than
-    // COPY, which needs Redis 6.2).
-    let source = server.connection_db(RQS_DB).await;
-    let twin = server.connection_db(PYTHON_DB).await;
-    let keys: Vec<Vec<u8>> = q(&source, redis::cmd("KEYS").arg("*")).await;
-    for key in &keys {
-        let dump: Vec<u8> = q(&source, redis::cmd("DUMP").arg(key)).await;
-        let pttl: i64 = q(&source, redis::cmd("PTTL").arg(key)).await;
-        let () = q(
-            &twin,
-            redis::cmd("RESTORE").arg(key).arg(pttl.max(0)).arg(dump),
-        )
-        .await;
-    }
+    copy_db(&server, RQS_DB, PYTHON_DB).await;
 
     away_from_a_minute_boundary().await;
     let since = chrono::Utc::now().timestamp().to_string();
@@ -177,7 +181,7 @@ async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
 /// Differences between two dumps, one line each. TTLs and sorted-set scores are compared
 /// with `slack` seconds of tolerance: the two daemons ran at nearly, not exactly, the same
 /// moment.
-fn compare(ours: &Value, theirs: &Value, slack: f64) -> Vec<String> {
+pub(crate) fn compare(ours: &Value, theirs: &Value, slack: f64) -> Vec<String> {
     let (ours, theirs) = (ours.as_object().unwrap(), theirs.as_object().unwrap());
     let mut out = Vec::new();
     for key in ours

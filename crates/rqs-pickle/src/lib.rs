@@ -1,4 +1,12 @@
-//! Reads and patches the pickled `meta` dict of an RQ job without unpickling it.
+//! Reads and patches the pickled `meta` dict of an RQ job without unpickling it, and
+//! writes new pickles of plain values exactly as CPython does.
+//!
+//! - Reading and patching: [`Meta::parse`] and [`set_int`] (below).
+//! - Writing: [`dumps`] pickles a [`PyValue`] (None, bool, int of any size, float, str,
+//!   bytes, list, tuple, dict) into the bytes `pickle.dumps(obj, protocol=5)` gives;
+//!   [`PyValue::repr`] is Python's `repr`, and [`PyValue::from_json`] builds what
+//!   `json.loads` builds. With the `serde_json` feature, a `serde_json::Value` converts
+//!   into a [`PyValue`] too.
 //!
 //! # Why
 //!
@@ -83,12 +91,20 @@
 use std::collections::HashMap;
 
 mod error;
+mod int;
+mod json;
 mod machine;
 mod op;
 mod reader;
 mod text;
+mod value;
+mod write;
 
 pub use error::Error;
+pub use int::{MAX_DECIMAL_DIGITS, ParseIntError, PyInt};
+pub use json::JsonError;
+pub use value::PyValue;
+pub use write::{MAX_DEPTH, PROTOCOL, WriteError, dumps};
 
 use machine::Analysis;
 use reader::Frame;

@@ -34,6 +34,8 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the scheduler (what a bare `rqs` does)
     Run(RunArgs),
+    /// Schedule a job, as rq-scheduler's Python client does, and print its id
+    Schedule(Box<crate::commands::schedule::ScheduleArgs>),
 }
 
 /// Logging, for every subcommand.
@@ -216,6 +218,7 @@ impl Cli {
         match &self.command {
             None => Some(&self.run),
             Some(Command::Run(run)) => Some(run),
+            Some(Command::Schedule(_)) => None,
         }
     }
 }

@@ -44,6 +44,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         None => commands::run::run(&cli.run, &cli.connection).await,
         Some(Command::Run(args)) => commands::run::run(args, &cli.connection).await,
+        Some(Command::Schedule(args)) => commands::schedule::run(args, &cli.connection).await,
     }
 }
 

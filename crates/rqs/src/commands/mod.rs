@@ -1,3 +1,4 @@
 //! One module per subcommand; each exposes `run`.
 
 pub(crate) mod run;
+pub(crate) mod schedule;
