@@ -82,12 +82,14 @@
 
 use std::collections::HashMap;
 
+mod call;
 mod error;
 mod machine;
 mod op;
 mod reader;
 mod text;
 
+pub use call::Call;
 pub use error::Error;
 
 use machine::Analysis;
