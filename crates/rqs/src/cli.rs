@@ -34,6 +34,20 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the scheduler (what a bare `rqs` does)
     Run(RunArgs),
+    /// Instances alive and dead, the lock holder, scheduled and due counts, the next due time
+    Status(crate::commands::status::StatusArgs),
+    /// Scheduled jobs in due order: id, next run, queue, function, kind, repeats left
+    List(crate::commands::list::ListArgs),
+    /// One job's fields decoded, and its next run times
+    Show(crate::commands::show::ShowArgs),
+    /// Remove a job from the schedule (its hash stays, as with rq-scheduler's cancel)
+    Cancel(crate::commands::cancel::CancelArgs),
+    /// Move a scheduled job to another time
+    Reschedule(crate::commands::reschedule::RescheduleArgs),
+    /// The jobs rqs set aside as unreadable, and putting them back
+    Quarantine(crate::commands::quarantine::QuarantineArgs),
+    /// A dry run over the whole schedule: what rqs would do with each job; changes nothing
+    Check(crate::commands::check::CheckArgs),
 }
 
 /// Logging, for every subcommand.
@@ -121,6 +135,11 @@ pub(crate) struct RunArgs {
     /// seconds (at least 0.05); it also wakes exactly at the next due time
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub(crate) peek_interval: f64,
+
+    /// Serve Prometheus metrics (/metrics), health checks (/healthz, /readyz) and a
+    /// status page (/) on HOST:PORT (off by default)
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::http::parse_addr)]
+    pub(crate) metrics_addr: Option<String>,
 }
 
 /// A flag value that parses but cannot be used.
@@ -211,6 +230,7 @@ impl Cli {
         match &self.command {
             None => Some(&self.run),
             Some(Command::Run(run)) => Some(run),
+            Some(_) => None,
         }
     }
 }
