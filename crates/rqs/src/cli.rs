@@ -387,4 +387,73 @@ pub(crate) mod tests {
             assert!(run.peek_interval().is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn inspection_subcommands_parse() {
+        use crate::commands::quarantine::Action;
+        let cli = parse(&["-u", "redis://h:1/0", "status", "--json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status(ref a)) if a.json));
+        let cli = parse(&[
+            "list",
+            "--until",
+            "2026-12-04T10:00:00Z",
+            "--queue",
+            "q",
+            "--limit",
+            "5",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::List(a)) => {
+                assert_eq!(a.until, Some(1_796_378_400.0));
+                assert_eq!((a.queue.as_deref(), a.limit), (Some("q"), 5));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse(&["quarantine", "release", "j1", "--at", "1796378400"]).unwrap();
+        match cli.command {
+            Some(Command::Quarantine(q)) => assert_eq!(
+                q.action,
+                Action::Release {
+                    id: "j1".into(),
+                    at: Some(1_796_378_400.0),
+                    json: false
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        for args in [
+            &["show", "j1", "--json"][..],
+            &["cancel", "j1"],
+            &["reschedule", "j1", "2026-12-04T10:00:00+01:00"],
+            &["check", "--problems", "--runs", "5"],
+            &["quarantine", "list", "--json"],
+        ] {
+            parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        for args in [
+            &["reschedule", "j1", "tomorrow"][..],
+            &["show"],
+            &["quarantine"],
+            &["check", "--runs", "0"],
+            &["-b", "status"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_addr_is_a_scheduler_flag() {
+        let cli = parse(&["run", "--metrics-addr", "0.0.0.0:9187"]).unwrap();
+        assert_eq!(
+            cli.run_args().unwrap().metrics_addr.as_deref(),
+            Some("0.0.0.0:9187")
+        );
+        assert_eq!(parse(&[]).unwrap().run.metrics_addr, None, "off by default");
+        assert_eq!(
+            parse(&["--metrics-addr", "9187"]).unwrap_err().exit_code(),
+            2
+        );
+        assert!(parse(&["--metrics-addr", "127.0.0.1:1", "status"]).is_err());
+    }
 }

@@ -136,3 +136,117 @@ async fn status_page(State(state): State<AppState>) -> Response {
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use rqs_core::{JobHash, JobId};
+    use rqs_store::JobAdmin;
+    use rqs_testkit::RedisServer;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::telemetry;
+
+    async fn get(app: &Router, path: &str) -> (StatusCode, String) {
+        let response = app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn addresses_need_a_host_and_a_port() {
+        assert_eq!(
+            parse_addr("127.0.0.1:9100").as_deref(),
+            Ok("127.0.0.1:9100")
+        );
+        assert!(parse_addr("[::1]:9100").is_ok());
+        assert!(parse_addr("localhost:0").is_ok());
+        assert!(parse_addr(":9100").unwrap_err().contains("0.0.0.0:9100"));
+        assert!(parse_addr("9100").is_err());
+        assert!(parse_addr("host:http").is_err());
+    }
+
+    /// The page and the endpoints over a connection of a Redis user that may only read:
+    /// a write anywhere in them would fail the request.
+    #[tokio::test]
+    async fn the_page_reads_only_and_escapes_client_text() {
+        let server = RedisServer::start();
+        let admin = server.connection().await;
+        let store = rqs_redis::RedisJobStore::new(admin.clone());
+        let xss = "<script>alert(1)</script>";
+        let hash = JobHash::from_pairs([
+            ("data", &b"x"[..]),
+            ("origin", b"default"),
+            ("description", xss.as_bytes()),
+        ]);
+        store
+            .schedule(&JobId::from("<b>id</b>"), &hash, 4_000_000_000.0)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("ACL")
+            .arg(&[
+                "SETUSER",
+                "reader",
+                "on",
+                ">pw",
+                "~*",
+                "&*",
+                "+@read",
+                "+@connection",
+            ])
+            .arg(&["+evalsha", "+eval", "+script|load"])
+            .query_async(&mut admin.clone())
+            .await
+            .unwrap();
+        let reader = rqs_redis::connect(
+            format!("redis://reader:pw@127.0.0.1:{}/0", server.port()),
+            &rqs_redis::ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        let health = Arc::new(Health::default());
+        let app = router(AppState {
+            metrics: telemetry::builder().build_recorder().handle(),
+            health: health.clone(),
+            inspector: Inspector::new(reader.clone()),
+            instance: "<i>me</i>".into(),
+        });
+
+        let (status, page) = get(&app, "/").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;b&gt;id&lt;/b&gt;"), "{page}");
+        assert!(page.contains("&lt;i&gt;me&lt;/i&gt;"), "{page}");
+        assert!(!page.contains("<script") && !page.contains("<b>id") && !page.contains("<i>me"));
+
+        assert_eq!(get(&app, "/healthz").await, (StatusCode::OK, "ok\n".into()));
+        assert_eq!(
+            get(&app, "/readyz").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        health.set_ready(true);
+        assert_eq!(get(&app, "/readyz").await.0, StatusCode::OK);
+        assert_eq!(get(&app, "/metrics").await.0, StatusCode::OK);
+        assert_eq!(get(&app, "/nothing").await.0, StatusCode::NOT_FOUND);
+
+        // The reader really cannot write.
+        let refused: redis::RedisResult<()> = redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query_async(&mut reader.clone())
+            .await;
+        assert!(refused.is_err());
+    }
+}

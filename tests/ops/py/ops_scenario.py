@@ -6,7 +6,8 @@ the pinned rq / rq-scheduler stack and the job functions of the interop tests.
     python ops_scenario.py due URL ID QUEUE    one more job, due now, on QUEUE
     python ops_scenario.py bad-due URL ID      a due job whose meta rqs cannot read
 
-Times are relative to now, so that "upcoming" jobs stay upcoming whenever the test runs.
+Times are relative to now, and the cron jobs fire once a year, so that nothing populated
+becomes due while a test runs.
 """
 
 import pickle
@@ -30,8 +31,8 @@ def populate(conn, sched):
     soon = utcnow().replace(microsecond=0) + timedelta(hours=1)
     # Periodic jobs.
     sched.schedule(soon, jobs.add, args=[1, 2], id="every-10-min", interval=600, repeat=3)
-    sched.cron("0 3 * * *", jobs.echo, args=["daily"], id="report-daily", queue_name="reports",
-               description="Daily report")
+    sched.cron("0 3 1 1 *", jobs.echo, args=["yearly"], id="report-yearly", queue_name="reports",
+               description="Yearly report")
     # One-off jobs: one with a description that must never run in a browser.
     sched.enqueue_at(soon + timedelta(hours=1), jobs.echo, "later", job_id="once-later",
                      job_description=XSS, queue_name="reports")
@@ -41,7 +42,7 @@ def populate(conn, sched):
     # RQ never writes ttl=0 itself; another client may.
     conn.hset("rq:job:ttl-zero", "ttl", "0")
     # A cron string Python's crontab refuses, written by hand over a valid job.
-    sched.cron("*/5 * * * *", jobs.echo, args=["x"], id="bad-cron")
+    sched.cron("0 4 1 1 *", jobs.echo, args=["x"], id="bad-cron")
     conn.hset("rq:job:bad-cron", "meta", pickle.dumps({"cron_string": "61 * * * *"}, protocol=5))
     # A scheduled id whose hash is gone.
     conn.zadd("rq:scheduler:scheduled_jobs", {"gone": int((soon + timedelta(hours=3)).timestamp())})
