@@ -9,5 +9,6 @@ mod support;
 
 mod commands;
 mod common;
+mod deploy;
 mod metrics;
 mod page;
