@@ -3,12 +3,13 @@
 
 use clap::Args;
 use rqs_core::JobId;
+use rqs_redis::RedisJobStore;
 use rqs_store::JobAdmin;
 use serde::Serialize;
 
 use crate::cli::ConnectionArgs;
 use crate::exit::Failure;
-use crate::inspect::{Inspector, Stamp};
+use crate::inspect::Stamp;
 use crate::output;
 
 /// `rqs cancel` flags.
@@ -31,7 +32,7 @@ struct Cancelled {
 }
 
 pub(crate) async fn run(args: &CancelArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let store = Inspector::new(connection.connect().await?).store;
+    let store = RedisJobStore::new(connection.connect().await?);
     let id = JobId::from(args.id.as_str());
     let shown = output::text(id.as_bytes());
     // The score is read first only to report it; the removal itself decides.

@@ -48,10 +48,10 @@ struct Released {
 }
 
 pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let inspector = Inspector::new(connection.connect().await?);
+    let conn = connection.connect().await?;
     match &args.action {
         Action::List { json } => {
-            let entries = inspector.quarantine().await?;
+            let entries = Inspector::new(conn).quarantine().await?;
             if *json {
                 return output::print_json(&entries);
             }
@@ -63,7 +63,8 @@ pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> R
         Action::Release { id, at, json } => {
             let job = JobId::from(id.as_str());
             let shown = output::text(job.as_bytes());
-            let due = match inspector.store.release(&job, *at).await {
+            let store = rqs_redis::RedisJobStore::new(conn);
+            let due = match store.release(&job, *at).await {
                 Ok(score) => score,
                 Err(BackendError::NotQuarantined(_)) => {
                     return Err(Failure::Runtime(anyhow::anyhow!(

@@ -2,13 +2,14 @@
 
 use clap::Args;
 use rqs_core::{BackendError, JobId};
+use rqs_redis::RedisJobStore;
 use rqs_store::JobAdmin;
 use serde::Serialize;
 
 use crate::cli::ConnectionArgs;
 use crate::commands::cancel::not_scheduled;
 use crate::exit::Failure;
-use crate::inspect::{Inspector, Stamp};
+use crate::inspect::Stamp;
 use crate::output;
 
 /// `rqs reschedule` flags.
@@ -34,7 +35,7 @@ struct Rescheduled {
 }
 
 pub(crate) async fn run(args: &RescheduleArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let store = Inspector::new(connection.connect().await?).store;
+    let store = RedisJobStore::new(connection.connect().await?);
     let id = JobId::from(args.id.as_str());
     let shown = output::text(id.as_bytes());
     let was_due = store.score(&id).await?.map(Stamp);

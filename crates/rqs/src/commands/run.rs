@@ -51,23 +51,25 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         store,
         RedisQueueSink::new(conn.clone()),
         RedisLockProvider::new(conn.clone()),
-        RedisLifecycleRegistry::new(conn.clone()),
+        RedisLifecycleRegistry::new(conn),
         config,
     );
     if let Some(addr) = &args.metrics_addr {
         let handle = telemetry::install().map_err(Failure::Runtime)?;
         let health = Arc::new(Health::default());
-        // `connect` has just had Redis answer a PING.
+        // A connection of their own, so that a page reading large job hashes never
+        // queues in front of the scheduler's commands.
+        let reader = connection.connect().await?;
         health.set_ready(true);
         tokio::spawn(telemetry::poll(
-            RedisJobStore::new(conn.clone()),
+            RedisJobStore::new(reader.clone()),
             health.clone(),
             handle.clone(),
         ));
         let state = AppState {
             metrics: handle,
             health: health.clone(),
-            inspector: Inspector::new(conn),
+            inspector: Inspector::new(reader),
             instance: name,
         };
         http::serve(addr, state).await?;
