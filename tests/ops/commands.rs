@@ -150,6 +150,73 @@ async fn check_reports_what_rqs_would_do_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn check_finds_the_other_differences_and_wrong_types() {
+    let env = python_env().await;
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    scenario(&env, &["populate", &url]);
+    // A job still marked deferred though its dependency finished: rqscheduler would drop
+    // the run.
+    for (key, field, value) in [
+        ("rq:job:dep-done", "status", "finished"),
+        ("rq:job:once-later", "status", "deferred"),
+        ("rq:job:once-later", "dependency_ids", "[\"dep-done\"]"),
+    ] {
+        q::<()>(&conn, redis::cmd("HSET").arg(key).arg(field).arg(value)).await;
+    }
+    // Something else under the name of a queue: the hand-off would quarantine the job.
+    q::<()>(
+        &conn,
+        redis::cmd("SET").arg("rq:queue:reports").arg("not a list"),
+    )
+    .await;
+    let report = rqs(&url, &["check", "--json"]).expect(1).json();
+    let yearly = entry(&report["jobs"], "report-yearly");
+    assert_eq!(yearly["verdict"], "quarantine", "{yearly:#}");
+    assert_eq!(yearly["quarantine_kind"], "wrong_type");
+    assert!(
+        yearly["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rq:queue:reports is a string")
+    );
+    q::<()>(&conn, redis::cmd("DEL").arg("rq:queue:reports")).await;
+
+    let report = rqs(&url, &["check", "--json"]).expect(1).json();
+    let deferred = entry(&report["jobs"], "once-later");
+    assert_eq!(deferred["verdict"], "differs", "{deferred:#}");
+    assert!(
+        deferred["differences"][0]
+            .as_str()
+            .unwrap()
+            .contains("still marked deferred")
+    );
+    // UTC host: the yearly cron job runs alike in both.
+    assert_eq!(entry(&report["jobs"], "report-yearly")["verdict"], "ok");
+
+    // On a host in another zone, rqscheduler would run a use_local_timezone=False cron
+    // string in local time, rqs in UTC.
+    let mut cmd = std::process::Command::new(crate::support::rqs_bin());
+    let out = cmd
+        .args(["-u", &url, "check", "--json"])
+        .env("TZ", "Europe/Berlin")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let yearly = entry(&report["jobs"], "report-yearly");
+    assert_eq!(yearly["verdict"], "differs", "{yearly:#}");
+    let why = yearly["differences"][0].as_str().unwrap();
+    assert!(
+        why.contains("in UTC (next ")
+            && why.contains("-01-01T03:00:00Z")
+            && why.contains("-01-01T02:00:00Z"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
 async fn status_shows_instances_lock_counts_and_next_due() {
     let (server, url) = populated().await;
     let conn = server.connection().await;
