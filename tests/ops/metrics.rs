@@ -138,6 +138,8 @@ async fn readyz_is_503_while_redis_is_down() {
         }
     };
     ready(200).await;
+    // Redis must go away after start-up: a birth that fails ends the process (exit 1).
+    served.metric_reaches("rqs_is_leader", 1.0).await;
 
     server.kill();
     ready(503).await;
