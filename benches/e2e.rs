@@ -169,7 +169,8 @@ async fn main_cpu(conn: &ConnectionManager) -> f64 {
     let info: String = q(conn, redis::cmd("INFO").arg("cpu")).await;
     info.lines()
         .filter(|l| {
-            l.starts_with("used_cpu_user_main_thread:") || l.starts_with("used_cpu_sys_main_thread:")
+            l.starts_with("used_cpu_user_main_thread:")
+                || l.starts_with("used_cpu_sys_main_thread:")
         })
         .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
         .sum()
@@ -194,8 +195,7 @@ async fn commandstats(conn: &ConnectionManager) -> HashMap<String, (u64, u64)> {
 
 /// The longest script in `SLOWLOG`, in µs.
 async fn longest_script(conn: &ConnectionManager) -> u64 {
-    let entries: Vec<redis::Value> =
-        q(conn, redis::cmd("SLOWLOG").arg("GET").arg(1_000_000)).await;
+    let entries: Vec<redis::Value> = q(conn, redis::cmd("SLOWLOG").arg("GET").arg(1_000_000)).await;
     entries
         .iter()
         .filter_map(|e| match e {
@@ -205,8 +205,10 @@ async fn longest_script(conn: &ConnectionManager) -> u64 {
                     _ => return None,
                 };
                 let script = match fields.get(3)? {
-                    redis::Value::Array(args) => matches!(args.first(), Some(redis::Value::BulkString(c))
-                        if c.eq_ignore_ascii_case(b"evalsha") || c.eq_ignore_ascii_case(b"eval")),
+                    redis::Value::Array(args) => {
+                        matches!(args.first(), Some(redis::Value::BulkString(c))
+                        if c.eq_ignore_ascii_case(b"evalsha") || c.eq_ignore_ascii_case(b"eval"))
+                    }
                     _ => false,
                 };
                 script.then_some(duration)

@@ -1,7 +1,7 @@
 //! Developer tasks: `cargo xtask <task>`.
 //!
 //! - `test`: the whole test suite on a fresh machine; installs what is missing
-//!   (`redis-server`, Python's venv module, the zone files) from Debian's packages, then
+//!   (`redis-server`, Python's venv module, the zone files, Chromium) from Debian's packages, then
 //!   runs the format check, clippy and every test. Tests start their own `redis-server` on free loopback
 //!   ports and build their pinned Python environments under `target/`.
 //! - `redis [PORT]`: a throwaway `redis-server` in the foreground, on 127.0.0.1, with no
@@ -34,7 +34,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
-                 test              the whole test suite (installs redis-server, python3-venv and tzdata if missing)\n  \
+                 test              the whole test suite (installs redis-server, python3-venv, tzdata and chromium if missing)\n  \
                  redis [PORT]      a throwaway redis-server on 127.0.0.1 in the foreground\n  \
                  interop           only the interop tests against Python rq / rq-scheduler\n  \
                  bench [--quick]   criterion benchmarks and the end-to-end comparison with rqscheduler"

@@ -26,9 +26,14 @@ fn redis_missing() -> Vec<&'static str> {
     }
 }
 
+fn chromium() -> String {
+    std::env::var("RQS_CHROMIUM").unwrap_or_else(|_| "chromium".to_owned())
+}
+
 /// What the whole test suite needs: `redis-server`, a Python 3 with `venv` and `ensurepip`
-/// (the interop tests build pinned virtualenvs), and the IANA zone files (a test runs rqs
-/// with `TZ=Europe/Berlin`).
+/// (the interop tests build pinned virtualenvs), the IANA zone files (a test runs rqs
+/// with `TZ=Europe/Berlin`), and Chromium (the status page is tested in a headless
+/// browser).
 fn test_missing() -> Vec<&'static str> {
     let mut missing = redis_missing();
     if !works(&python(), &["-c", "import venv, ensurepip"]) {
@@ -36,6 +41,9 @@ fn test_missing() -> Vec<&'static str> {
     }
     if !Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
         missing.push("tzdata");
+    }
+    if !works(&chromium(), &["--version"]) {
+        missing.push("chromium");
     }
     missing
 }

@@ -115,3 +115,51 @@ fn no_ignored_tests() {
         }
     }
 }
+
+#[test]
+fn the_orchestrator_names_no_metrics_or_http_crate() {
+    let manifest = read("crates/rqs-orchestrator/Cargo.toml");
+    let deps = manifest.split("[dev-dependencies]").next().unwrap();
+    for line in deps.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        for name in ["metrics", "prometheus", "axum", "hyper", "http"] {
+            assert!(
+                !line.contains(name),
+                "rqs-orchestrator depends on {name}: {line} (hang it on the Observer seam)"
+            );
+        }
+    }
+}
+
+/// The status page and the read commands go through these modules; none of them may call
+/// a method that writes to the schedule.
+#[test]
+fn the_read_side_of_the_binary_never_writes() {
+    for path in [
+        "crates/rqs/src/inspect.rs",
+        "crates/rqs/src/jobinfo.rs",
+        "crates/rqs/src/page.rs",
+        "crates/rqs/src/http.rs",
+        "crates/rqs/src/commands/status.rs",
+        "crates/rqs/src/commands/list.rs",
+        "crates/rqs/src/commands/show.rs",
+        "crates/rqs/src/commands/check.rs",
+    ] {
+        let text = read(path);
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for call in [
+            ".schedule(",
+            ".cancel(",
+            ".change_execution_time(",
+            ".release(",
+            ".commit(",
+            ".enqueue(",
+            ".register_",
+            ".acquire(",
+        ] {
+            assert!(
+                !code.contains(call),
+                "{path} calls {call}: it must only read"
+            );
+        }
+    }
+}

@@ -133,6 +133,15 @@ pub enum Error {
         offset: usize,
     },
 
+    /// The object returned at STOP is not a 4-tuple, as RQ's job `data` is.
+    #[error(
+        "the pickled object (STOP at offset {offset}) is not a (function, instance, args, kwargs) tuple"
+    )]
+    NotACall {
+        /// Offset of the STOP opcode.
+        offset: usize,
+    },
+
     /// Bytes follow the STOP opcode.
     #[error("{count} trailing byte(s) after the STOP opcode at offset {offset}")]
     TrailingBytes {

@@ -90,6 +90,7 @@
 
 use std::collections::HashMap;
 
+mod call;
 mod error;
 mod int;
 mod json;
@@ -100,6 +101,7 @@ mod text;
 mod value;
 mod write;
 
+pub use call::Call;
 pub use error::Error;
 pub use int::{MAX_DECIMAL_DIGITS, ParseIntError, PyInt};
 pub use json::JsonError;

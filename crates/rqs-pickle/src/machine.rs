@@ -134,9 +134,70 @@ struct Machine<'a> {
     proto: Option<u8>,
     max_op_proto: u8,
     hasher: std::collections::hash_map::RandomState,
+    /// Items of lists and tuples, kept only when a caller reads them ([`analyze_call`]):
+    /// a meta walk does not pay for them.
+    items: Option<HashMap<ObjId, Vec<ObjId>>>,
 }
 
 pub(crate) fn analyze(data: &[u8]) -> Result<Analysis, Error> {
+    let (m, top) = walk(data, false)?;
+    m.finish(top)
+}
+
+/// The parts of RQ's job `data` tuple `(func_name, instance, args, kwargs)`.
+#[derive(Debug, Clone)]
+pub(crate) struct CallAnalysis {
+    pub(crate) protocol: u8,
+    pub(crate) func: Value,
+    pub(crate) instance: Value,
+    /// `None` when the arguments are not a tuple or list the walk could follow.
+    pub(crate) args: Option<Vec<Value>>,
+    /// `None` when the keyword arguments are not a plain dict.
+    pub(crate) kwargs: Option<Vec<(String, Value)>>,
+}
+
+pub(crate) fn analyze_call(data: &[u8]) -> Result<CallAnalysis, Error> {
+    let (m, top) = walk(data, true)?;
+    let stop = m.r.op_offset;
+    let rest = m.r.len() - m.r.pos();
+    if rest != 0 {
+        return Err(Error::TrailingBytes {
+            offset: stop,
+            count: rest,
+        });
+    }
+    let parts = match m.kind(top) {
+        Kind::Tuple(_) => m.items_of(top).filter(|p| p.len() == 4),
+        _ => None,
+    };
+    let Some(&[func, instance, args, kwargs]) = parts.as_deref() else {
+        return Err(Error::NotACall { offset: stop });
+    };
+    let args = match m.kind(args) {
+        Kind::Tuple(_) | Kind::List => m
+            .items_of(args)
+            .map(|items| items.iter().map(|&i| m.value_of(i)).collect()),
+        _ => None,
+    };
+    let kwargs = match *m.kind(kwargs) {
+        Kind::Dict(d) => m.dicts.get(d).map(|data| {
+            data.entries
+                .iter()
+                .map(|(k, v)| (k.text.to_string(), m.value_of(*v)))
+                .collect()
+        }),
+        _ => None,
+    };
+    Ok(CallAnalysis {
+        protocol: m.protocol(),
+        func: m.value_of(func),
+        instance: m.value_of(instance),
+        args,
+        kwargs,
+    })
+}
+
+fn walk(data: &[u8], track_items: bool) -> Result<(Machine<'_>, ObjId), Error> {
     let mut m = Machine {
         r: Reader::new(data),
         op: op::STOP,
@@ -149,6 +210,7 @@ pub(crate) fn analyze(data: &[u8]) -> Result<Analysis, Error> {
         proto: None,
         max_op_proto: 0,
         hasher: std::collections::hash_map::RandomState::new(),
+        items: track_items.then(HashMap::new),
     };
     loop {
         m.r.op_offset = m.r.pos();
@@ -159,7 +221,7 @@ pub(crate) fn analyze(data: &[u8]) -> Result<Analysis, Error> {
         }
         m.op = m.r.read_u8()?;
         if let Some(top) = m.step()? {
-            return m.finish(top);
+            return Ok((m, top));
         }
     }
 }
@@ -190,6 +252,32 @@ impl Machine<'_> {
 
     fn kind(&self, id: ObjId) -> &Kind {
         &self.objs[id].kind
+    }
+
+    /// The primitive value of an object, [`Value::Opaque`] for anything else.
+    fn value_of(&self, id: ObjId) -> Value {
+        match self.kind(id) {
+            Kind::Prim(v) => v.clone(),
+            Kind::Str(k) => Value::Str(k.text.to_string()),
+            _ => Value::Opaque,
+        }
+    }
+
+    /// The items of a tracked list or tuple (an empty one has none recorded).
+    fn items_of(&self, id: ObjId) -> Option<Vec<ObjId>> {
+        let items = self.items.as_ref()?;
+        Some(items.get(&id).cloned().unwrap_or_default())
+    }
+
+    /// Records the items of the object on top of the stack, when items are tracked.
+    fn record_items(&mut self, new: &[ObjId]) {
+        if let (Some(items), Some(&top)) = (self.items.as_mut(), self.stack.last()) {
+            items.entry(top).or_default().extend_from_slice(new);
+        }
+    }
+
+    fn protocol(&self) -> u8 {
+        self.proto.unwrap_or(self.max_op_proto.min(1))
     }
 
     fn new_obj(&mut self, kind: Kind, literal: Option<(usize, usize)>) -> ObjId {
@@ -350,6 +438,14 @@ impl Machine<'_> {
         match self.kind(id) {
             Kind::Opaque => Ok(()),
             _ => Err(self.err_type("object is not callable / not a class")),
+        }
+    }
+
+    /// APPEND and APPENDS work on a list, or on an object with its own `append`.
+    fn expect_list_target(&self) -> Result<(), Error> {
+        match self.kind(self.top()?) {
+            Kind::List | Kind::Opaque => Ok(()),
+            _ => Err(self.err_type("target is not a list")),
         }
     }
 
@@ -535,12 +631,14 @@ impl Machine<'_> {
                 self.push(Kind::Dict(self.dicts.len() - 1));
             }
             op::LIST => {
-                self.pop_mark()?;
+                let items = self.pop_mark()?;
                 self.push(Kind::List);
+                self.record_items(&items);
             }
             op::TUPLE => {
                 let items = self.pop_mark()?;
                 self.push_tuple(&items);
+                self.record_items(&items);
             }
             op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
                 let n = usize::from(self.op - op::TUPLE1) + 1;
@@ -548,7 +646,10 @@ impl Machine<'_> {
                 for slot in items.iter_mut().take(n) {
                     *slot = self.pop()?;
                 }
-                self.push_tuple(items.get(..n).unwrap_or_default());
+                let items = items.get_mut(..n).unwrap_or_default();
+                items.reverse();
+                self.push_tuple(items);
+                self.record_items(items);
             }
             op::FROZENSET => {
                 let items = self.pop_mark()?;
@@ -573,16 +674,15 @@ impl Machine<'_> {
                 let target = self.top()?;
                 self.set_items(target, &items)?;
             }
-            op::APPEND | op::APPENDS => {
-                if self.op == op::APPEND {
-                    self.pop()?;
-                } else {
-                    self.pop_mark()?;
-                }
-                match self.kind(self.top()?) {
-                    Kind::List | Kind::Opaque => {}
-                    _ => return Err(self.err_type("target is not a list")),
-                }
+            op::APPEND => {
+                let item = self.pop()?;
+                self.expect_list_target()?;
+                self.record_items(&[item]);
+            }
+            op::APPENDS => {
+                let items = self.pop_mark()?;
+                self.expect_list_target()?;
+                self.record_items(&items);
             }
             op::ADDITEMS => {
                 let items = self.pop_mark()?;
@@ -747,6 +847,7 @@ impl Machine<'_> {
         let Kind::Dict(d) = self.objs[top].kind else {
             return Err(Error::NotADict { offset: stop });
         };
+        let protocol = self.protocol();
         let mut dicts = self.dicts;
         let data = dicts.get_mut(d).map(std::mem::take).unwrap_or_default();
         let mut values = Vec::new();
@@ -772,7 +873,6 @@ impl Machine<'_> {
                 literal,
             });
         }
-        let protocol = self.proto.unwrap_or(self.max_op_proto.min(1));
         Ok(Analysis {
             protocol,
             entries,

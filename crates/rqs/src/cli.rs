@@ -36,6 +36,20 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Schedule a job, as rq-scheduler's Python client does, and print its id
     Schedule(Box<crate::commands::schedule::ScheduleArgs>),
+    /// Instances alive and dead, the lock holder, scheduled and due counts, the next due time
+    Status(crate::commands::status::StatusArgs),
+    /// Scheduled jobs in due order: id, next run, queue, function, kind, repeats left
+    List(crate::commands::list::ListArgs),
+    /// One job's fields decoded, and its next run times
+    Show(crate::commands::show::ShowArgs),
+    /// Remove a job from the schedule (its hash stays, as with rq-scheduler's cancel)
+    Cancel(crate::commands::cancel::CancelArgs),
+    /// Move a scheduled job to another time
+    Reschedule(crate::commands::reschedule::RescheduleArgs),
+    /// The jobs rqs set aside as unreadable, and putting them back
+    Quarantine(crate::commands::quarantine::QuarantineArgs),
+    /// A dry run over the whole schedule: what rqs would do with each job; changes nothing
+    Check(crate::commands::check::CheckArgs),
 }
 
 /// Logging, for every subcommand.
@@ -128,6 +142,11 @@ pub(crate) struct RunArgs {
     /// seconds (at least 0.05); it also wakes exactly at the next due time
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub(crate) peek_interval: f64,
+
+    /// Serve Prometheus metrics (/metrics), health checks (/healthz, /readyz) and a
+    /// status page (/) on HOST:PORT (off by default)
+    #[arg(long, value_name = "HOST:PORT", value_parser = crate::http::parse_addr)]
+    pub(crate) metrics_addr: Option<String>,
 }
 
 /// A flag value that parses but cannot be used.
@@ -218,7 +237,7 @@ impl Cli {
         match &self.command {
             None => Some(&self.run),
             Some(Command::Run(run)) => Some(run),
-            Some(Command::Schedule(_)) => None,
+            Some(_) => None,
         }
     }
 }
@@ -374,5 +393,74 @@ pub(crate) mod tests {
             assert!(run.interval().is_err(), "{bad}");
             assert!(run.peek_interval().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn inspection_subcommands_parse() {
+        use crate::commands::quarantine::Action;
+        let cli = parse(&["-u", "redis://h:1/0", "status", "--json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status(ref a)) if a.json));
+        let cli = parse(&[
+            "list",
+            "--until",
+            "2026-12-04T10:00:00Z",
+            "--queue",
+            "q",
+            "--limit",
+            "5",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::List(a)) => {
+                assert_eq!(a.until, Some(1_796_378_400.0));
+                assert_eq!((a.queue.as_deref(), a.limit), (Some("q"), 5));
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = parse(&["quarantine", "release", "j1", "--at", "1796378400"]).unwrap();
+        match cli.command {
+            Some(Command::Quarantine(q)) => assert_eq!(
+                q.action,
+                Action::Release {
+                    id: "j1".into(),
+                    at: Some(1_796_378_400.0),
+                    json: false
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        for args in [
+            &["show", "j1", "--json"][..],
+            &["cancel", "j1"],
+            &["reschedule", "j1", "2026-12-04T10:00:00+01:00"],
+            &["check", "--problems", "--runs", "5"],
+            &["quarantine", "list", "--json"],
+        ] {
+            parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+        for args in [
+            &["reschedule", "j1", "tomorrow"][..],
+            &["show"],
+            &["quarantine"],
+            &["check", "--runs", "0"],
+            &["-b", "status"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_addr_is_a_scheduler_flag() {
+        let cli = parse(&["run", "--metrics-addr", "0.0.0.0:9187"]).unwrap();
+        assert_eq!(
+            cli.run_args().unwrap().metrics_addr.as_deref(),
+            Some("0.0.0.0:9187")
+        );
+        assert_eq!(parse(&[]).unwrap().run.metrics_addr, None, "off by default");
+        assert_eq!(
+            parse(&["--metrics-addr", "9187"]).unwrap_err().exit_code(),
+            2
+        );
+        assert!(parse(&["--metrics-addr", "127.0.0.1:1", "status"]).is_err());
     }
 }

@@ -10,8 +10,14 @@ mod cli;
 mod commands;
 mod connection;
 mod exit;
+mod http;
+mod inspect;
+mod jobinfo;
 mod logging;
+mod output;
+mod page;
 mod pidfile;
+mod telemetry;
 
 use std::process::ExitCode;
 
@@ -45,6 +51,13 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         None => commands::run::run(&cli.run, &cli.connection).await,
         Some(Command::Run(args)) => commands::run::run(args, &cli.connection).await,
         Some(Command::Schedule(args)) => commands::schedule::run(args, &cli.connection).await,
+        Some(Command::Status(args)) => commands::status::run(args, &cli.connection).await,
+        Some(Command::List(args)) => commands::list::run(args, &cli.connection).await,
+        Some(Command::Show(args)) => commands::show::run(args, &cli.connection).await,
+        Some(Command::Cancel(args)) => commands::cancel::run(args, &cli.connection).await,
+        Some(Command::Reschedule(args)) => commands::reschedule::run(args, &cli.connection).await,
+        Some(Command::Quarantine(args)) => commands::quarantine::run(args, &cli.connection).await,
+        Some(Command::Check(args)) => commands::check::run(args, &cli.connection).await,
     }
 }
 

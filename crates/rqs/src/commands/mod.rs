@@ -1,4 +1,11 @@
 //! One module per subcommand; each exposes `run`.
 
+pub(crate) mod cancel;
+pub(crate) mod check;
+pub(crate) mod list;
+pub(crate) mod quarantine;
+pub(crate) mod reschedule;
 pub(crate) mod run;
 pub(crate) mod schedule;
+pub(crate) mod show;
+pub(crate) mod status;

@@ -9,7 +9,10 @@ use tracing::{info, warn};
 
 use crate::cli::{ConnectionArgs, RunArgs};
 use crate::exit::Failure;
+use crate::http::{self, AppState};
+use crate::inspect::Inspector;
 use crate::pidfile::PidFile;
+use crate::telemetry::{self, Health, MetricsObserver};
 
 /// Runs the scheduler until a signal (or, with `--burst`, until the due work is done).
 pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
@@ -45,7 +48,8 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
     }
     let fast_lane = Arc::new(store.clone());
-    let scheduler = Scheduler::new(
+    let name = config.name.clone();
+    let mut scheduler = Scheduler::new(
         store,
         RedisQueueSink::new(conn.clone()),
         RedisLockProvider::new(conn.clone()),
@@ -53,6 +57,27 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         config,
     )
     .with_fast_lane(fast_lane);
+    if let Some(addr) = &args.metrics_addr {
+        let handle = telemetry::install().map_err(Failure::Runtime)?;
+        let health = Arc::new(Health::default());
+        // A connection of their own, so that a page reading large job hashes never
+        // queues in front of the scheduler's commands.
+        let reader = connection.connect().await?;
+        health.set_ready(true);
+        tokio::spawn(telemetry::poll(
+            RedisJobStore::new(reader.clone()),
+            health.clone(),
+            handle.clone(),
+        ));
+        let state = AppState {
+            metrics: handle,
+            health: health.clone(),
+            inspector: Inspector::new(reader),
+            instance: name,
+        };
+        http::serve(addr, state).await?;
+        scheduler = scheduler.with_observer(Arc::new(MetricsObserver::new(health)));
+    }
     match scheduler.run(shutdown.requested()).await {
         Ok(_) => Ok(()),
         Err(e @ rqs_orchestrator::Error::AlreadyActive(_)) => {

@@ -1,0 +1,103 @@
+//! `rqs quarantine list` and `rqs quarantine release ID [--at T]`.
+
+use clap::{Args, Subcommand};
+use rqs_core::{BackendError, JobId};
+use rqs_store::JobAdmin;
+use serde::Serialize;
+
+use crate::cli::ConnectionArgs;
+use crate::exit::Failure;
+use crate::inspect::{Inspector, QuarantineEntry, Stamp};
+use crate::output::{self, Table};
+
+/// `rqs quarantine` subcommands.
+#[derive(Debug, Args, Clone, PartialEq)]
+pub(crate) struct QuarantineArgs {
+    #[command(subcommand)]
+    pub(crate) action: Action,
+}
+
+/// What to do with the quarantine.
+#[derive(Debug, Subcommand, Clone, PartialEq)]
+pub(crate) enum Action {
+    /// The quarantined jobs with the reason of each
+    List {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a job back in the schedule (after fixing it) and drop its quarantine record
+    Release {
+        /// The job id
+        id: String,
+
+        /// Schedule it at T (RFC 3339, or Unix seconds) instead of its old due time
+        #[arg(long, value_name = "T", value_parser = output::parse_time)]
+        at: Option<f64>,
+
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Serialize)]
+struct Released {
+    id: String,
+    due: Stamp,
+}
+
+pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
+    let conn = connection.connect().await?;
+    match &args.action {
+        Action::List { json } => {
+            let entries = Inspector::new(conn).quarantine().await?;
+            if *json {
+                return output::print_json(&entries);
+            }
+            if entries.is_empty() {
+                return output::print("The quarantine is empty.\n");
+            }
+            output::print(&table(&entries).to_string())
+        }
+        Action::Release { id, at, json } => {
+            let job = JobId::from(id.as_str());
+            let shown = output::text(job.as_bytes());
+            let store = rqs_redis::RedisJobStore::new(conn);
+            let due = match store.release(&job, *at).await {
+                Ok(score) => score,
+                Err(BackendError::NotQuarantined(_)) => {
+                    return Err(Failure::Runtime(anyhow::anyhow!(
+                        "job {shown} is not quarantined (see `rqs quarantine list`)"
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if *json {
+                return output::print_json(&Released {
+                    id: shown,
+                    due: Stamp(due),
+                });
+            }
+            output::print(&format!(
+                "released {shown}: back in the schedule, due at {}\n",
+                output::when(due, output::now())
+            ))
+        }
+    }
+}
+
+/// The table `quarantine list` prints.
+pub(crate) fn table(entries: &[QuarantineEntry]) -> Table {
+    let mut t = Table::new(&["ID", "SINCE", "KIND", "WAS DUE", "REASON"]);
+    for q in entries {
+        t.row(vec![
+            q.id.clone(),
+            output::rfc3339(q.since.0),
+            q.kind.clone().unwrap_or_else(|| "-".into()),
+            q.score.map_or_else(|| "-".into(), |s| output::rfc3339(s.0)),
+            output::text(q.reason.as_bytes()),
+        ]);
+    }
+    t
+}

@@ -1,0 +1,76 @@
+//! `rqs status`: is a scheduler alive, which one acts, how big is the schedule, what is
+//! due next.
+
+use clap::Args;
+
+use crate::cli::ConnectionArgs;
+use crate::exit::Failure;
+use crate::inspect::{Inspector, Overview};
+use crate::output::{self, Table};
+
+/// `rqs status` flags.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub(crate) struct StatusArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub(crate) async fn run(args: &StatusArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
+    let inspector = Inspector::new(connection.connect().await?);
+    let overview = inspector.overview().await?;
+    if args.json {
+        output::print_json(&overview)
+    } else {
+        output::print(&render(&overview))
+    }
+}
+
+/// The human-readable status.
+pub(crate) fn render(o: &Overview) -> String {
+    let now = o.generated.0;
+    let next = o
+        .next_due
+        .map_or_else(|| "none".to_owned(), |s| output::when(s.0, now));
+    let lock = o
+        .lock
+        .as_ref()
+        .map_or_else(|| "nobody".to_owned(), |l| l.label());
+    let mut out = output::pairs(&[
+        ("Scheduled jobs", o.scheduled.to_string()),
+        ("Due now", o.due.to_string()),
+        ("Next due", next),
+        ("Quarantined", o.quarantined.to_string()),
+        ("Lock holder", lock),
+    ]);
+    out.push('\n');
+    if o.instances.is_empty() {
+        out.push_str("No scheduler instance is registered.\n");
+        return out;
+    }
+    let mut t = Table::new(&[
+        "INSTANCE",
+        "SOFTWARE",
+        "STATE",
+        "LOCK",
+        "BORN",
+        "LAST HEARTBEAT",
+        "DIED",
+    ]);
+    let at = |s: Option<crate::inspect::Stamp>| {
+        s.map_or_else(|| "-".to_owned(), |s| output::when(s.0, now))
+    };
+    for i in &o.instances {
+        t.row(vec![
+            output::text(i.name.as_bytes()),
+            i.software.clone(),
+            if i.alive { "alive" } else { "dead" }.to_owned(),
+            if i.holds_lock { "holds it" } else { "-" }.to_owned(),
+            at(i.birth),
+            at(i.heartbeat),
+            at(i.death),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out
+}

@@ -1,0 +1,223 @@
+//! The status page at `/`, rendered by a real browser: Debian's Chromium, headless.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use rqs_testkit::RedisServer;
+
+use crate::common::{Served, T, python_env, scenario};
+use crate::support::{Daemon, q};
+
+/// `$RQS_CHROMIUM`, else `chromium` (Debian's package, installed by `cargo xtask test`).
+fn chromium() -> PathBuf {
+    std::env::var_os("RQS_CHROMIUM").map_or_else(|| PathBuf::from("chromium"), PathBuf::from)
+}
+
+/// Runs headless Chromium on `url` with `mode` (`--dump-dom` or `--screenshot=…`) and a
+/// fresh profile; returns its stdout.
+fn headless(url: &str, mode: &str, profile: &Path) -> String {
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,1080",
+            "--virtual-time-budget=3000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(mode)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {}: {e}; install Debian's chromium (apt-get install -y chromium), \
+                 or run `cargo xtask test`, which does",
+                chromium().display()
+            )
+        });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish in 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "chromium {mode} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The table row of the rendered page whose id cell (a job or an instance) is `id`.
+fn row<'a>(dom: &'a str, id: &str) -> &'a str {
+    let needle = format!("<td class=\"id\">{id}</td>");
+    let at = dom
+        .find(&needle)
+        .unwrap_or_else(|| panic!("{needle:?} not on the page:\n{dom}"));
+    let start = dom[..at].rfind("<tr").expect("inside a row");
+    let end = at + dom[at..].find("</tr>").expect("row end");
+    &dom[start..end]
+}
+
+/// The part of the page from the element with this `id` to the first `end` after it.
+fn part<'a>(dom: &'a str, id: &str, end: &str) -> &'a str {
+    let at = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} on the page:\n{dom}"));
+    let rest = &dom[at..];
+    &rest[..rest.find(end).unwrap_or(rest.len())]
+}
+
+/// One summary card.
+fn card<'a>(dom: &'a str, id: &str) -> &'a str {
+    part(dom, id, "</div>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_in_headless_chromium() {
+    let env = python_env().await;
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    scenario(&env, &["populate", &url]);
+    scenario(&env, &["due", &url, "due-now", "default"]);
+    scenario(&env, &["bad-due", &url, "bad-due"]);
+    // An instance that ran and died: its record stays for a minute.
+    let mut old = Daemon::start(&["run", "--burst", "-u", &url, "--name", "earlier-burst"]);
+    assert_eq!(old.exit_code(T), 0, "{}", old.log());
+    scenario(&env, &["due", &url, "due-later", "reports"]);
+
+    let mut served = Served::start(&url, &["-i", "1", "--name", "page-1"]).await;
+    served
+        .metric_reaches("rqs_jobs_enqueued_total{queue=\"reports\"}", 1.0)
+        .await;
+    served.metric_reaches("rqs_is_leader", 1.0).await;
+
+    let profile = tempfile::tempdir().unwrap();
+    let page = format!("http://{}/", served.addr);
+    let dom = headless(&page, "--dump-dom", &profile.path().join("dom"));
+
+    // The description `<img src=x onerror="document.title='PWNED'">` is text: no element
+    // was made of it, so its handler never ran.
+    assert!(dom.contains("<title>rqs status</title>"), "{dom}");
+    assert!(
+        !dom.contains("<img"),
+        "an element was made of client text:\n{dom}"
+    );
+    let once = row(&dom, "once-later");
+    assert!(
+        once.contains(
+            "&lt;img src=x onerror=\"document.title='PWNED'\"&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
+        ),
+        "{once}"
+    );
+    assert!(!dom.contains("<b>bold</b>"));
+    // It refreshes by itself.
+    assert!(dom.contains("http-equiv=\"refresh\""), "{dom}");
+
+    // Instances: this one alive and holding the lock, the burst one dead.
+    let me = row(&dom, "page-1");
+    assert!(
+        me.contains("alive") && me.contains("holds the lock"),
+        "{me}"
+    );
+    let dead = row(&dom, "earlier-burst");
+    assert!(
+        dead.contains("dead") && !dead.contains("holds the lock"),
+        "{dead}"
+    );
+    assert!(card(&dom, "holder").contains("page-1"));
+
+    // Counts and the next due time, as Redis has them.
+    let scheduled: u64 = q(
+        &conn,
+        redis::cmd("ZCARD").arg("rq:scheduler:scheduled_jobs"),
+    )
+    .await;
+    assert!(
+        card(&dom, "scheduled").contains(&format!("<span class=\"value\">{scheduled}</span>")),
+        "{}",
+        card(&dom, "scheduled")
+    );
+    assert!(card(&dom, "due").contains("<span class=\"value\">0</span>"));
+    assert!(card(&dom, "quarantined").contains("<span class=\"value\">1</span>"));
+    let head: Vec<(String, i64)> = q(
+        &conn,
+        redis::cmd("ZRANGE")
+            .arg("rq:scheduler:scheduled_jobs")
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES"),
+    )
+    .await;
+    let next = chrono::DateTime::from_timestamp(head[0].1, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    assert!(
+        card(&dom, "next-due").contains(&next),
+        "{next} in {}",
+        card(&dom, "next-due")
+    );
+
+    // Upcoming jobs: id, function, queue, kind with the cron string, repeats left.
+    let every = row(&dom, "every-10-min");
+    for cell in [">rqs_interop_jobs.add<", ">default<", ">every 600s<", ">3<"] {
+        assert!(every.contains(cell), "{cell} in {every}");
+    }
+    let yearly = row(&dom, "report-yearly");
+    for cell in [
+        ">rqs_interop_jobs.echo<",
+        ">reports<",
+        ">cron 0 3 1 1 *<",
+        ">∞<",
+        "Yearly report",
+    ] {
+        assert!(yearly.contains(cell), "{cell} in {yearly}");
+    }
+    assert!(row(&dom, "gone").contains("missing hash"));
+
+    // The quarantine, with its reason.
+    let quarantine = part(&dom, "quarantine", "</section>");
+    let bad = row(quarantine, "bad-due");
+    assert!(
+        bad.contains("unreadable_meta") && bad.contains("meta is JSON"),
+        "{bad}"
+    );
+
+    // A screenshot; RQS_STATUS_SCREENSHOT=path keeps a copy (docs/status-page.png).
+    let shot = profile.path().join("status-page.png");
+    headless(
+        &page,
+        &format!("--screenshot={}", shot.display()),
+        &profile.path().join("shot"),
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote no screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let (width, height) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!((width, height), (1280, 1080));
+    if let Some(keep) = std::env::var_os("RQS_STATUS_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+
+    served.daemon.signal(Signal::SIGTERM);
+    assert_eq!(served.daemon.exit_code(T), 0, "{}", served.daemon.log());
+}
