@@ -73,7 +73,5 @@ pub use record::{RqFormat, call_string, job_data};
 pub use rqs_core::JobId;
 pub use rqs_pickle::{PyInt, PyValue};
 
-// The Rust examples in the workspace README compile (and so stay true) as doctests here.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
+// The README's Rust examples compile as doctests of `rqs-tests` (tests/lib.rs), which
+// depends on every crate they use.
