@@ -365,23 +365,35 @@ impl<C: Conn> FastHandOff for RedisJobStore<C> {
             redis::Value::Int(i) => Ok(i),
             _ => Err(bad()),
         };
-        let mut values = reply.into_iter();
-        let stopped = int(values.next().ok_or_else(bad)?)? == 1;
-        let mut handed = Vec::new();
-        while let (Some(id), Some(score), Some(queue), Some(plan)) =
-            (values.next(), values.next(), values.next(), values.next())
+        let array = |v: Option<redis::Value>| match v {
+            Some(redis::Value::Array(items)) => Ok(items),
+            _ => Err(bad()),
+        };
+        let mut parts = reply.into_iter();
+        let stopped = int(parts.next().ok_or_else(bad)?)? == 1;
+        let ids = array(parts.next())?;
+        let runs = array(parts.next())?;
+        let mut ids = ids.into_iter();
+        let mut runs = runs.into_iter();
+        let mut handed = Vec::with_capacity(ids.len());
+        while let (Some(len), Some(score), Some(queue), Some(plan)) =
+            (runs.next(), runs.next(), runs.next(), runs.next())
         {
             let plan = usize::try_from(int(plan)?).map_err(|_| bad())?;
             let rescheduled = plan
                 .checked_sub(1)
                 .and_then(|p| lane.plans.get(p))
                 .is_some_and(|p| p.next.is_some());
-            handed.push(Handed {
-                job_id: JobId::new(bytes(id)?),
-                score: parse_score(&bytes(score)?)?,
-                queue: QueueName::new(bytes(queue)?),
-                rescheduled,
-            });
+            let score = parse_score(&bytes(score)?)?;
+            let queue = QueueName::new(bytes(queue)?);
+            for _ in 0..int(len)? {
+                handed.push(Handed {
+                    job_id: JobId::new(bytes(ids.next().ok_or_else(bad)?)?),
+                    score,
+                    queue: queue.clone(),
+                    rescheduled,
+                });
+            }
         }
         Ok(FastPass { handed, stopped })
     }

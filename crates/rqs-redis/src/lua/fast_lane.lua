@@ -9,7 +9,9 @@
 -- per plan: meta, new meta ('' = unchanged), next score ('' = leave the schedule).
 -- A meta longer than every plan's is never read (it cannot match): a job with a huge
 -- meta stops the window instead of costing Redis a copy.
--- Returns { stopped (0|1), then per handed-over job: id, score, queue, plan (0 = none) }.
+-- Returns { stopped (0|1), ids, runs }: the ids handed over, in order, and the runs of
+-- consecutive ones that share a score, a queue and a plan (0 = none), flat as
+-- length, score, queue, plan, ... (most windows are one run: this keeps the reply small).
 local schedule = KEYS[1]
 local known = redis.call('TYPE', KEYS[2])['ok']
 if known ~= 'set' and known ~= 'none' then
@@ -66,10 +68,10 @@ for k = 1, #page, 2 do
 end
 
 -- Writes only from here.
-local out = { stopped }
 if n == 0 then
-  return out
+  return { stopped, {}, {} }
 end
+local ids, runs = {}, {}
 local stamp, timeout = ARGV[4], ARGV[5]
 local leaving = {}
 local order = {}
@@ -109,10 +111,16 @@ for j = 1, n do
     order[#order + 1] = origin
   end
   list[#list + 1] = id
-  out[#out + 1] = id
-  out[#out + 1] = page[2 * j]
-  out[#out + 1] = origin
-  out[#out + 1] = plan
+  ids[j] = id
+  local r = #runs
+  if r > 0 and runs[r - 2] == page[2 * j] and runs[r - 1] == origin and runs[r] == plan then
+    runs[r - 3] = runs[r - 3] + 1
+  else
+    runs[r + 1] = 1
+    runs[r + 2] = page[2 * j]
+    runs[r + 3] = origin
+    runs[r + 4] = plan
+  end
 end
 local queue_keys = {}
 for q = 1, #order do
@@ -125,4 +133,4 @@ end
 if #leaving > 0 then
   rqs_call_chunked('ZREM', schedule, leaving)
 end
-return out
+return { stopped, ids, runs }
