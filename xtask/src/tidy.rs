@@ -229,3 +229,24 @@ fn the_python_package_builds_the_rqs_binary_at_the_cargo_version() {
         "pyproject.toml must not carry a version of its own"
     );
 }
+
+/// The README opens with the demo and the test command, then the production command.
+#[test]
+fn readme_leads_with_the_demo_then_the_test_command_then_production() {
+    let readme = read("README.md");
+    let blocks: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .take(3)
+        .map(|b| b.split("```").next().unwrap().trim())
+        .collect();
+    assert_eq!(blocks.first().copied(), Some("cargo xtask demo"));
+    assert_eq!(blocks.get(1).copied(), Some("cargo xtask test"));
+    assert!(
+        blocks
+            .get(2)
+            .is_some_and(|b| b.contains("rqs") && b.contains("--url redis://")),
+        "the third command runs rqs against a Redis: {:?}",
+        blocks.get(2)
+    );
+}
