@@ -211,7 +211,6 @@ fn the_python_package_builds_the_rqs_binary_at_the_cargo_version() {
         "dynamic = [\"version\"]",
         "bindings = \"bin\"",
         "manifest-path = \"crates/rqs/Cargo.toml\"",
-        "locked = true",
     ] {
         assert!(
             lines.contains(&expected),
