@@ -125,7 +125,8 @@ fn demo(options: &Options) -> Result<bool> {
     let server = RedisServer::start_with(ServerOptions::default().in_own_process_group());
     let url = server.url();
     println!(
-        "demo: a private redis-server on 127.0.0.1:{} (nothing is saved); logs in {}",
+        "demo: a private redis-server (pid {}) on 127.0.0.1:{}, nothing saved; logs in {}",
+        server.pid().unwrap_or_default(),
         server.port(),
         options.dir.display()
     );

@@ -10,7 +10,6 @@
 #![allow(clippy::print_stderr)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
@@ -294,28 +293,31 @@ impl Demo {
     /// Neither the private Redis nor rqs nor the worker outlives the demo.
     fn assert_nothing_left(&self) {
         let port: u16 = self
-            .value_after("redis-server on 127.0.0.1:")
+            .value_after("on 127.0.0.1:")
             .expect("the demo names its Redis port");
-        assert!(
-            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
-            "the demo's redis-server on port {port} still runs"
-        );
-        let pids: Vec<u32> = self
+        let pids: Vec<(u32, Vec<String>)> = self
             .seen
             .iter()
             .filter_map(|line| {
-                let rest = &line[line.find("started (pid ")? + "started (pid ".len()..];
-                rest[..rest.find(')')?].parse().ok()
+                let rest = &line[line.find("(pid ")? + "(pid ".len()..];
+                let pid = rest[..rest.find(')')?].parse().ok()?;
+                // What only our process has in its command line.
+                let marks = if line.contains("redis-server") {
+                    vec!["redis-server".to_owned(), port.to_string()]
+                } else {
+                    vec!["rqs-demo".to_owned()]
+                };
+                Some((pid, marks))
             })
             .collect();
-        assert_eq!(pids.len(), 2, "rqs and the worker name their pids");
-        for pid in pids {
-            // A reused pid would be another program: only ours carry the demo's names.
+        assert_eq!(pids.len(), 3, "Redis, rqs and the worker name their pids");
+        for (pid, marks) in pids {
+            // A pid reused since would be another program, without our marks.
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
             assert!(
-                !String::from_utf8_lossy(&cmdline).contains("rqs-demo"),
-                "pid {pid} still runs: {}",
-                String::from_utf8_lossy(&cmdline)
+                !marks.iter().all(|mark| cmdline.contains(mark.as_str())),
+                "pid {pid} still runs: {cmdline}"
             );
         }
     }
