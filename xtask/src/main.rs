@@ -4,6 +4,9 @@
 //!   (`redis-server`, Python's venv module, the zone files, Chromium) from Debian's packages, then
 //!   runs the format check, clippy and every test. Tests start their own `redis-server` on free loopback
 //!   ports and build their pinned Python environments under `target/`.
+//! - `demo [--keep]`: the newcomer's first command; a private Redis, the real Python
+//!   client scheduling jobs, rqs handing them over and an `rq worker` running them,
+//!   narrated from what it reads in Redis (`demo.rs`).
 //! - `redis [PORT]`: a throwaway `redis-server` in the foreground, on 127.0.0.1, with no
 //!   persistence.
 //! - `interop`: only the interop tests against the real Python packages.
@@ -13,6 +16,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod demo;
 mod system;
 #[cfg(test)]
 mod tidy;
@@ -27,6 +31,7 @@ fn main() -> Result<()> {
     let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&rest),
+        Some("demo") => demo::run(&rest),
         Some("redis") => redis(&rest),
         Some("interop") => interop(&rest),
         Some("bench") => bench::run(&rest),
@@ -35,6 +40,7 @@ fn main() -> Result<()> {
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
                  test              the whole test suite (installs redis-server, python3-venv, tzdata and chromium if missing)\n  \
+                 demo [--keep]     the whole flow, narrated: Python schedules, rqs hands over, rq runs (--help for more)\n  \
                  redis [PORT]      a throwaway redis-server on 127.0.0.1 in the foreground\n  \
                  interop           only the interop tests against Python rq / rq-scheduler\n  \
                  bench [--quick]   criterion benchmarks and the end-to-end comparison with rqscheduler"

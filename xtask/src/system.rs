@@ -67,6 +67,26 @@ pub(crate) fn ensure_prerequisites() -> Result<()> {
     Ok(())
 }
 
+fn venv_missing() -> Vec<&'static str> {
+    if works(&python(), &["-c", "import venv, ensurepip"]) {
+        Vec::new()
+    } else {
+        vec!["python3", "python3-venv"]
+    }
+}
+
+/// Makes sure what the demo needs exists: `redis-server` and a Python 3 with `venv` (it
+/// runs the pinned rq and rq-scheduler).
+pub(crate) fn ensure_demo_prerequisites() -> Result<()> {
+    let missing = || [redis_missing(), venv_missing()].concat();
+    install(&missing())?;
+    let still = missing();
+    if !still.is_empty() {
+        bail!("still missing after installing: {}", still.join(" "));
+    }
+    Ok(())
+}
+
 fn install(packages: &[&str]) -> Result<()> {
     if packages.is_empty() {
         return Ok(());

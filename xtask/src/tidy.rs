@@ -163,3 +163,137 @@ fn the_read_side_of_the_binary_never_writes() {
         }
     }
 }
+
+fn workspace_version() -> String {
+    let manifest = read("Cargo.toml");
+    let package = manifest.split("[workspace.package]").nth(1).unwrap();
+    let line = package
+        .lines()
+        .find(|l| l.starts_with("version = "))
+        .expect("[workspace.package] has a version");
+    line.trim_start_matches("version = ")
+        .trim_matches('"')
+        .to_owned()
+}
+
+/// Every crate under `crates/` is published with what crates.io shows; the other members
+/// (tests, benchmarks, examples, xtask) are not published.
+#[test]
+fn crates_are_ready_for_crates_io_and_the_rest_is_not_published() {
+    for name in crates() {
+        let manifest = read(&format!("crates/{name}/Cargo.toml"));
+        let package = manifest.split("\n[").next().unwrap();
+        for field in [
+            "description = ",
+            "version.workspace = true",
+            "license.workspace = true",
+            "repository.workspace = true",
+            "readme.workspace = true",
+            "publish.workspace = true",
+            "keywords = [",
+            "categories = [",
+        ] {
+            assert!(
+                package.lines().any(|l| l.starts_with(field)),
+                "crates/{name}/Cargo.toml has no `{field}` in [package]"
+            );
+        }
+    }
+    let mut others = vec!["xtask".to_owned(), "tests".to_owned(), "benches".to_owned()];
+    for entry in fs::read_dir(project_root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.join("Cargo.toml").exists() {
+            others.push(format!(
+                "examples/{}",
+                path.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    for member in others {
+        let manifest = read(&format!("{member}/Cargo.toml"));
+        assert!(
+            manifest.lines().any(|l| l == "publish = false"),
+            "{member}/Cargo.toml must say `publish = false`"
+        );
+    }
+}
+
+/// Published crates name each other at the one workspace version. rqs-testkit has none:
+/// it may only be a dev-dependency of a published crate (publishing drops those).
+#[test]
+fn workspace_crates_are_required_at_the_workspace_version() {
+    let version = workspace_version();
+    let manifest = read("Cargo.toml");
+    let deps = manifest.split("[workspace.dependencies]").nth(1).unwrap();
+    for line in deps.lines().filter(|l| l.contains("path = \"crates/")) {
+        if line.starts_with("rqs-testkit ") {
+            assert!(!line.contains("version"), "{line}");
+        } else {
+            assert!(
+                line.contains(&format!("version = \"{version}\"")),
+                "not at the workspace version {version}: {line}"
+            );
+        }
+    }
+    for name in crates() {
+        let manifest = read(&format!("crates/{name}/Cargo.toml"));
+        let normal: String = manifest
+            .split("\n[")
+            .filter(|section| !section.starts_with("dev-dependencies]"))
+            .collect();
+        assert!(
+            !normal.lines().any(|l| l.starts_with("rqs-testkit")),
+            "crates/{name} needs rqs-testkit outside its dev-dependencies"
+        );
+    }
+}
+
+/// `pip install` builds the `rqs` binary with a pinned maturin and takes the workspace
+/// version from Cargo: there is no second version to keep in step.
+#[test]
+fn the_python_package_builds_the_rqs_binary_at_the_cargo_version() {
+    let pyproject = read("pyproject.toml");
+    let lines: Vec<&str> = pyproject.lines().collect();
+    for expected in [
+        "build-backend = \"maturin\"",
+        "dynamic = [\"version\"]",
+        "bindings = \"bin\"",
+        "manifest-path = \"crates/rqs/Cargo.toml\"",
+    ] {
+        assert!(
+            lines.contains(&expected),
+            "pyproject.toml lacks `{expected}`"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("requires = [\"maturin==")),
+        "pyproject.toml must pin maturin with =="
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("version")),
+        "pyproject.toml must not carry a version of its own"
+    );
+}
+
+/// The README opens with the demo and the test command, then the production command.
+#[test]
+fn readme_leads_with_the_demo_then_the_test_command_then_production() {
+    let readme = read("README.md");
+    let blocks: Vec<&str> = readme
+        .split("```sh\n")
+        .skip(1)
+        .take(3)
+        .map(|b| b.split("```").next().unwrap().trim())
+        .collect();
+    assert_eq!(blocks.first().copied(), Some("cargo xtask demo"));
+    assert_eq!(blocks.get(1).copied(), Some("cargo xtask test"));
+    assert!(
+        blocks
+            .get(2)
+            .is_some_and(|b| b.contains("rqs") && b.contains("--url redis://")),
+        "the third command runs rqs against a Redis: {:?}",
+        blocks.get(2)
+    );
+}

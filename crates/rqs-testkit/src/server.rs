@@ -12,12 +12,26 @@ use std::time::{Duration, Instant};
 pub struct ServerOptions {
     /// Keep data across restarts with an append-only file (fsync always).
     pub persistent: bool,
+    /// Run the server in a process group of its own, so a Ctrl-C at the terminal reaches
+    /// only its owner, which then stops it when it is done with it (the demo reads its
+    /// final counts after a Ctrl-C). Tests leave this off: a test run stopped with Ctrl-C
+    /// takes its servers down with it.
+    pub own_process_group: bool,
 }
 
 impl ServerOptions {
     /// Options for a server that keeps its data across [`RedisServer::restart`].
     pub fn persistent() -> Self {
-        Self { persistent: true }
+        Self {
+            persistent: true,
+            ..Self::default()
+        }
+    }
+
+    /// The same options, with the server in a process group of its own.
+    pub fn in_own_process_group(mut self) -> Self {
+        self.own_process_group = true;
+        self
     }
 }
 
@@ -106,6 +120,9 @@ impl RedisServer {
         } else {
             cmd.args(["--appendonly", "no"]);
         }
+        if self.options.own_process_group {
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
         let child = match cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -147,6 +164,11 @@ impl RedisServer {
         }
         let mut reply = [0u8; 7];
         stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// The port.
