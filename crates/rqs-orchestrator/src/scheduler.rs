@@ -379,12 +379,25 @@ where
     {
         self.config.validate().map_err(Error::InvalidConfig)?;
         let name = &self.config.name;
-        self.check_foreign_schedulers().await?;
-        let born = self.clock.now();
-        self.lifecycle
-            .register_birth(name, born, self.config.record_ttl())
-            .await
-            .map_err(birth_error)?;
+        let mut stop = Stop::new(shutdown);
+        // Redis may be failing over or restarting as the instance starts: wait for it.
+        let mut failures = 0u32;
+        let born = loop {
+            match self.be_born().await {
+                Ok(born) => break born,
+                Err(e) if e.is_transient() => {
+                    failures += 1;
+                    self.emit(Event::Error { error: &e });
+                    let wait = self.backoff(failures);
+                    warn!(error = %Escaped(&e), retry_in = ?wait, "cannot register yet; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.wait() => return Ok(Stats::default()),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
         self.emit(Event::Born { name });
         info!(name = %name, interval = ?self.config.interval, lease = ?self.config.lease, burst = self.config.burst, "registered birth");
         let mut state = State {
@@ -400,7 +413,6 @@ where
             metas: Vec::new(),
             plans: None,
         };
-        let mut stop = Stop::new(shutdown);
         let mut failures = 0u32;
         let mut total = Stats::default();
 
@@ -449,6 +461,17 @@ where
         result.map(|()| total)
     }
 
+    /// Checks for a Python scheduler, then registers the birth; returns its time.
+    async fn be_born(&self) -> Result<DateTime<Utc>, Error> {
+        self.check_foreign_schedulers().await?;
+        let born = self.clock.now();
+        self.lifecycle
+            .register_birth(&self.config.name, born, self.config.record_ttl())
+            .await
+            .map_err(birth_error)?;
+        Ok(born)
+    }
+
     /// Warns about (or, in exclusive mode, refuses) a live scheduler instance that is
     /// not rqs: Python's `rqscheduler` moves jobs without any guard, so running both at
     /// once can duplicate jobs.
@@ -486,7 +509,7 @@ where
         self.heartbeat(state).await?;
         let lease = self.config.lease;
         if state.holding && state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
-            self.step_down(state, lost(state, lease));
+            self.step_down(state, lost(state, lease)).await;
         }
         if !state.holding {
             state.holding = self.take_lock(state).await?;
@@ -576,19 +599,33 @@ where
         Ok(renewed)
     }
 
-    fn step_down(&self, state: &mut State, reason: StepDown) {
+    async fn step_down(&self, state: &mut State, reason: StepDown) {
         if !state.holding {
             return;
         }
         state.holding = false;
         state.leased_at = None;
         self.emit(Event::SteppedDown { reason });
+        if reason == StepDown::Shutdown {
+            info!("released the scheduler lock");
+            return;
+        }
+        // What the instance leaves behind, for the one line an operator reads; a backend
+        // that cannot say now does not delay the stepping down.
+        let scheduled = self.store.count(None).await.ok();
+        let next = self.store.next_due().await.ok().flatten();
+        let next = next.map_or_else(|| "none".to_owned(), |s| from_unix(s).to_rfc3339());
         match reason {
-            StepDown::LostLock => warn!("lost the scheduler lock to another instance; standing by"),
             StepDown::LeaseExpired => warn!(
+                scheduled,
+                next_due = %next,
                 "the lease ran out before it could be renewed (a pause?); standing by without writing"
             ),
-            StepDown::Shutdown => info!("released the scheduler lock"),
+            _ => warn!(
+                scheduled,
+                next_due = %next,
+                "lost the scheduler lock to another instance; standing by"
+            ),
         }
     }
 
@@ -753,7 +790,7 @@ where
     async fn lease_still_ours(&self, state: &mut State) -> Result<bool, Error> {
         let lease = self.config.lease;
         if state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
-            self.step_down(state, lost(state, lease));
+            self.step_down(state, lost(state, lease)).await;
             return Ok(false);
         }
         Ok(true)
@@ -917,7 +954,7 @@ where
     async fn shut_down(&self, state: &mut State, owns_record: bool) {
         if state.holding {
             match self.lock.release(&state.token).await {
-                Ok(true) => self.step_down(state, StepDown::Shutdown),
+                Ok(true) => self.step_down(state, StepDown::Shutdown).await,
                 Ok(false) => warn!("the scheduler lock was no longer ours at shutdown"),
                 Err(e) => {
                     warn!(error = %Escaped(&e), "could not release the scheduler lock; it expires on its own")

@@ -278,6 +278,51 @@ async fn refuses_to_start_when_the_name_is_alive() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_birth_while_redis_is_unavailable_is_retried() {
+    let mut lifecycle = MockLifecycleRegistry::new();
+    let mut seq = Sequence::new();
+    lifecycle
+        .expect_instances()
+        .times(2)
+        .in_sequence(&mut seq)
+        .returning(|| Err(BackendError::Unavailable("loading".into())));
+    lifecycle
+        .expect_instances()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(vec![]));
+    lifecycle
+        .expect_register_birth()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    lifecycle.expect_register_death().returning(|_, _| Ok(()));
+    let script = scripted(vec![], None);
+    let started = Instant::now();
+    let recorder = Arc::new(Recorder::default());
+    scheduler(
+        script.store,
+        free_lock(),
+        lifecycle,
+        SchedulerConfig::new("n").burst(true),
+    )
+    .with_observer(recorder.clone())
+    .run(std::future::pending())
+    .await
+    .unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_millis(200 + 400),
+        "retried with a growing backoff"
+    );
+    let events = recorder.0.lock().unwrap();
+    assert_eq!(
+        events[..3],
+        ["error unavailable", "error unavailable", "born n"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_bad_name_is_refused_before_any_call() {
     for name in ["", "has space", "new\nline", &"n".repeat(65)] {
         let s = scheduler(
