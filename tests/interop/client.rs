@@ -11,7 +11,7 @@
 //!    result (positional args, kwargs, nested values, big ints, bytes, tuples) and the
 //!    callbacks run.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -20,8 +20,8 @@ use rqs_testkit::RedisServer;
 use rqs_testkit::python::{self, PythonEnv, Stack};
 use serde_json::{Value, json};
 
-use crate::support::{Daemon, q, rqs_bin};
-use crate::twin::{away_from_a_minute_boundary, compare, copy_db, py_dir};
+use crate::support::{q, rqs_bin};
+use crate::twin::{TwinRun, both_daemons, compare, copy_db, py_dir};
 
 const RQS_DB: u8 = 3;
 const PYTHON_DB: u8 = 4;
@@ -690,37 +690,9 @@ async fn attempt_once(env: &PythonEnv, stack: Stack, format: RqFormat) -> bool {
 
     // 2. Both daemons, one copy each, at the same moment.
     copy_db(&server, RQS_DB, PYTHON_DB).await;
-    away_from_a_minute_boundary().await;
-    let since = Utc::now().timestamp();
-    let started = std::time::Instant::now();
-    let mut ours = Daemon::start_env(&["--burst", "-u", &rqs_url], &[("TZ", "UTC")]);
-    let theirs = Command::new(env.bin("rqscheduler"))
-        .args(["--burst", "-u", &py_url])
-        .env("PYTHONPATH", py_dir())
-        .env("TZ", "UTC")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start rqscheduler");
-    let theirs = tokio::task::spawn_blocking(move || theirs.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        ours.exit_code(Duration::from_secs(60)),
-        0,
-        "rqs:\n{}",
-        ours.log()
-    );
-    assert!(
-        theirs.status.success(),
-        "rqscheduler:\n{}",
-        String::from_utf8_lossy(&theirs.stderr)
-    );
-    if Utc::now().timestamp() / 60 != since / 60 {
+    let Some(TwinRun { since, slack, .. }) = both_daemons(env, &rqs_url, &py_url).await else {
         return false;
-    }
-    let slack = started.elapsed().as_secs_f64().ceil() + 1.0;
+    };
     let dump = |url: &str| -> Value {
         let out = run_python(env, "scenario.py", &["dump", url, &since.to_string()]);
         serde_json::from_slice(&out.stdout).expect("dump is JSON")

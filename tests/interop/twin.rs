@@ -80,21 +80,26 @@ pub(crate) async fn run(stack: Stack, suite: &str) {
     panic!("{stack:?}/{suite}: three attempts in a row crossed a minute boundary");
 }
 
-/// One twin run; `false` when the daemons did not both finish in the minute they started.
-async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
-    let env = env.clone();
-    let server = RedisServer::start();
-    let (rqs_url, py_url) = (server.url_db(RQS_DB), server.url_db(PYTHON_DB));
-    python(&env, &["populate", &rqs_url, suite]);
+/// What [`both_daemons`] saw.
+pub(crate) struct TwinRun {
+    /// Unix seconds when they started.
+    pub(crate) since: i64,
+    /// How far apart the times they chose can be: the span both ran in.
+    pub(crate) slack: f64,
+    /// rqs, exited, with its log.
+    pub(crate) ours: Daemon,
+}
 
-    copy_db(&server, RQS_DB, PYTHON_DB).await;
-
+/// `rqs --burst` on one database and `rqscheduler --burst` on its twin, at the same
+/// moment, both required to succeed; `None` when they did not finish in the minute they
+/// started (cron times would then differ for no fault of either).
+pub(crate) async fn both_daemons(env: &PythonEnv, rqs_url: &str, py_url: &str) -> Option<TwinRun> {
     away_from_a_minute_boundary().await;
-    let since = chrono::Utc::now().timestamp().to_string();
+    let since = chrono::Utc::now().timestamp();
     let started = std::time::Instant::now();
-    let mut ours = Daemon::start_env(&["--burst", "-u", &rqs_url], &[("TZ", "UTC")]);
+    let mut ours = Daemon::start_env(&["--burst", "-u", rqs_url], &[("TZ", "UTC")]);
     let theirs = Command::new(env.bin("rqscheduler"))
-        .args(["--burst", "-u", &py_url])
+        .args(["--burst", "-u", py_url])
         .env("PYTHONPATH", py_dir())
         .env("TZ", "UTC")
         .stdout(Stdio::null())
@@ -111,16 +116,34 @@ async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
         "rqs:\n{}",
         ours.log()
     );
-    if chrono::Utc::now().timestamp() / 60 != since.parse::<i64>().unwrap() / 60 {
-        return false;
-    }
-    // Times the daemons chose (scores, TTLs) can differ by at most the span both ran in.
-    let slack = started.elapsed().as_secs_f64().ceil() + 1.0;
     assert!(
         theirs.status.success(),
         "rqscheduler failed:\n{}",
         String::from_utf8_lossy(&theirs.stderr)
     );
+    if chrono::Utc::now().timestamp() / 60 != since / 60 {
+        return None;
+    }
+    Some(TwinRun {
+        since,
+        slack: started.elapsed().as_secs_f64().ceil() + 1.0,
+        ours,
+    })
+}
+
+/// One twin run; `false` when the daemons did not both finish in the minute they started.
+async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
+    let env = env.clone();
+    let server = RedisServer::start();
+    let (rqs_url, py_url) = (server.url_db(RQS_DB), server.url_db(PYTHON_DB));
+    python(&env, &["populate", &rqs_url, suite]);
+
+    copy_db(&server, RQS_DB, PYTHON_DB).await;
+
+    let Some(TwinRun { since, slack, ours }) = both_daemons(&env, &rqs_url, &py_url).await else {
+        return false;
+    };
+    let since = since.to_string();
     if suite == "oneoff" {
         assert!(
             ours.log().contains("job=missing-hash") && ours.log().contains("job hash is missing"),

@@ -525,9 +525,10 @@ async fn a_lost_lock_stops_the_pass_before_the_next_commit() {
     lock.expect_release().times(1).returning(|_| Ok(true));
     let recorder = Arc::new(Recorder::default());
     // A commit that takes 3 s of a 5 s lease.
-    let slow = SlowCommits {
+    let slow = Slow {
         inner: store,
-        delay: Duration::from_secs(3),
+        read: Duration::ZERO,
+        commit: Duration::from_secs(3),
     };
     let config = SchedulerConfig::new("n").burst(true).batch_size(2);
     let stats = Scheduler::new(slow, sink(), lock, lifecycle(), config)
@@ -548,22 +549,27 @@ async fn a_lost_lock_stops_the_pass_before_the_next_commit() {
     );
 }
 
-/// A store whose commits take `delay` of (paused) time.
+/// A store whose reads and commits take time (paused time: no real waiting).
 #[derive(Debug)]
-struct SlowCommits {
+struct Slow {
     inner: MockJobStore,
-    delay: Duration,
+    /// After each read: the process is paused right after it (SIGSTOP).
+    read: Duration,
+    /// Before each commit.
+    commit: Duration,
 }
 
 #[async_trait::async_trait]
-impl rqs_store::JobStore for SlowCommits {
+impl rqs_store::JobStore for Slow {
     async fn due(
         &self,
         until: f64,
         offset: usize,
         limit: usize,
     ) -> rqs_store::Result<Vec<ScheduledJob>> {
-        self.inner.due(until, offset, limit).await
+        let jobs = self.inner.due(until, offset, limit).await;
+        tokio::time::sleep(self.read).await;
+        jobs
     }
     async fn next_due(&self) -> rqs_store::Result<Option<f64>> {
         self.inner.next_due().await
@@ -572,7 +578,7 @@ impl rqs_store::JobStore for SlowCommits {
         self.inner.count(until).await
     }
     async fn commit(&self, batch: &[rqs_core::HandOff]) -> rqs_store::Result<Vec<Outcome>> {
-        tokio::time::sleep(self.delay).await;
+        tokio::time::sleep(self.commit).await;
         self.inner.commit(batch).await
     }
 }
@@ -584,7 +590,7 @@ async fn a_pause_longer_than_the_lease_steps_down_without_writing() {
     let mut store = MockJobStore::new();
     store.expect_count().returning(|_| Ok(0));
     store.expect_next_due().returning(|| Ok(None));
-    // The process is stopped right after this read (PausedReads below).
+    // The process is stopped right after this read (Slow's `read`).
     store
         .expect_due()
         .times(1)
@@ -597,9 +603,10 @@ async fn a_pause_longer_than_the_lease_steps_down_without_writing() {
         .returning(|| Ok(Some("other@1.0".into())));
     lock.expect_acquire().returning(|_, _| Ok(false));
     let recorder = Arc::new(Recorder::default());
-    let paused = PausedReads {
+    let paused = Slow {
         inner: store,
-        pause: Duration::from_secs(8),
+        read: Duration::from_secs(8),
+        commit: Duration::ZERO,
     };
     Scheduler::new(paused, sink(), lock, lifecycle(), SchedulerConfig::new("n"))
         .with_clock(Arc::new(TokioClock::starting_at(origin())))
@@ -617,36 +624,6 @@ async fn a_pause_longer_than_the_lease_steps_down_without_writing() {
         "{events:?}"
     );
     assert!(!events.iter().any(|e| e.starts_with("job ")), "{events:?}");
-}
-
-/// A store whose reads return after `pause` of (paused) time.
-#[derive(Debug)]
-struct PausedReads {
-    inner: MockJobStore,
-    pause: Duration,
-}
-
-#[async_trait::async_trait]
-impl rqs_store::JobStore for PausedReads {
-    async fn due(
-        &self,
-        until: f64,
-        offset: usize,
-        limit: usize,
-    ) -> rqs_store::Result<Vec<ScheduledJob>> {
-        let jobs = self.inner.due(until, offset, limit).await;
-        tokio::time::sleep(self.pause).await;
-        jobs
-    }
-    async fn next_due(&self) -> rqs_store::Result<Option<f64>> {
-        self.inner.next_due().await
-    }
-    async fn count(&self, until: Option<f64>) -> rqs_store::Result<u64> {
-        self.inner.count(until).await
-    }
-    async fn commit(&self, batch: &[rqs_core::HandOff]) -> rqs_store::Result<Vec<Outcome>> {
-        self.inner.commit(batch).await
-    }
 }
 
 #[tokio::test(start_paused = true)]
