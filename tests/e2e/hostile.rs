@@ -54,7 +54,7 @@ async fn ids_that_are_not_utf8_are_handed_over_and_block_nothing() {
     assert_eq!(queue[0], b"\xffbad00000");
     assert_eq!(queue[519], b"valid-19");
     assert_eq!(jobs.count(None).await.unwrap(), 0);
-    assert!(d.log().contains("pushed=500"), "{}", d.log());
+    assert!(d.log().contains("scheduler stopped pushed=520"), "{}", d.log());
 }
 
 /// `x\xc0` (an interval job for `attacker_q`) and `x\u{fffd}` (a one-off job for
@@ -116,34 +116,48 @@ async fn ids_cannot_forge_log_lines() {
 }
 
 /// Ten jobs with 5 MB metas used to cost over 650 MB inside one batch, and aborted under
-/// a 400 MB address-space limit. Batches are now bounded by bytes, and a meta is never
-/// copied more than a few times.
+/// a 400 MB address-space limit. Such metas are now quarantined without being read, and
+/// jobs with large metas under the limit (ten of 200 KB) are moved and patched in
+/// batches bounded by bytes, all within the limit.
 #[tokio::test]
 async fn ten_jobs_with_5_mb_metas_fit_in_a_400_mb_address_space() {
     let server = RedisServer::start();
     let conn = server.connection().await;
     let jobs = Jobs::new(conn.clone());
-    let blob = "m".repeat(5 * 1024 * 1024);
-    let meta = pickled_dict(&[
-        ("interval", PyValue::Int(600)),
-        ("repeat", PyValue::Int(3)),
-        ("blob", PyValue::Str(&blob)),
-    ]);
-    for i in 0..10 {
-        let hash = client_job_with("default", &[("meta", &meta)]);
-        jobs.schedule(&format!("big-{i}"), &hash, 1.0)
-            .await
-            .unwrap();
+    let huge = "m".repeat(5 * 1024 * 1024);
+    let large = "l".repeat(200 * 1024);
+    for (prefix, blob) in [("huge", &huge), ("large", &large)] {
+        let meta = pickled_dict(&[
+            ("interval", PyValue::Int(600)),
+            ("repeat", PyValue::Int(3)),
+            ("blob", PyValue::Str(blob)),
+        ]);
+        for i in 0..10 {
+            let hash = client_job_with("default", &[("meta", &meta)]);
+            jobs.schedule(&format!("{prefix}-{i}"), &hash, 1.0)
+                .await
+                .unwrap();
+        }
     }
     let mut d = Daemon::start_limited(&["--burst", "-u", &server.url()], 400_000);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
-    assert_eq!(crate::support::queue(&conn, "default").await.len(), 10);
-    let patched: Vec<u8> = q(&conn, redis::cmd("HGET").arg("rq:job:big-9").arg("meta")).await;
+    let queue = crate::support::queue(&conn, "default").await;
+    assert_eq!(queue.len(), 10, "{queue:?}");
+    assert!(queue.iter().all(|id| id.starts_with("large-")));
+    let quarantined = jobs.quarantined().await.unwrap();
+    assert_eq!(quarantined.len(), 10);
+    assert!(
+        quarantined
+            .iter()
+            .all(|q| q.job_id.to_str().unwrap().starts_with("huge-")
+                && q.reason.contains("limit of one hand-off"))
+    );
+    let patched: Vec<u8> = q(&conn, redis::cmd("HGET").arg("rq:job:large-9").arg("meta")).await;
     let parsed = rqs_pickle::Meta::parse(&patched).unwrap();
     assert_eq!(parsed.get("repeat"), Some(&rqs_pickle::Value::Int(2)));
     assert_eq!(
-        &patched[patched.len() - blob.len() - 2..patched.len() - 2],
-        blob.as_bytes(),
+        &patched[patched.len() - large.len() - 2..patched.len() - 2],
+        large.as_bytes(),
         "the rest of the meta is kept byte for byte"
     );
 }
@@ -153,7 +167,7 @@ async fn ten_jobs_with_5_mb_metas_fit_in_a_400_mb_address_space() {
 async fn a_meta_beyond_the_limit_is_quarantined_not_read() {
     let server = RedisServer::start();
     let jobs = Jobs::new(server.connection().await);
-    let blob = "h".repeat(17 * 1024 * 1024);
+    let blob = "h".repeat(600 * 1024);
     let meta = pickled_dict(&[("blob", PyValue::Str(&blob))]);
     jobs.schedule("huge", &client_job_with("default", &[("meta", &meta)]), 1.0)
         .await
@@ -168,7 +182,7 @@ async fn a_meta_beyond_the_limit_is_quarantined_not_read() {
     assert!(
         quarantined[0]
             .reason
-            .contains("more than the 16777216-byte limit"),
+            .contains("more than the 524288-byte limit"),
         "{:?}",
         quarantined[0]
     );

@@ -360,10 +360,11 @@ where
     }
 }
 
-/// The largest meta one hand-off reads (16 MiB). A store leaves out a larger one
-/// ([`ScheduledJob::oversized`]) and the job is quarantined, so that memory stays
-/// bounded by bytes, not by the number of jobs.
-pub const MAX_META_BYTES: u64 = 16 * 1024 * 1024;
+/// The largest hand-off fields (a meta, in practice) one job may have: 512 KiB. A store
+/// leaves out larger ones ([`ScheduledJob::oversized`]) and the job is quarantined, so
+/// that memory stays bounded by bytes, and no script holds Redis for long (moving
+/// megabytes through a Lua script costs Redis milliseconds per megabyte).
+pub const MAX_META_BYTES: u64 = 512 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -526,7 +527,7 @@ mod tests {
             panic!("an oversized job is not prepared")
         });
         assert!(
-            matches!(&h.action, Action::Quarantine { kind: crate::QuarantineKind::TooLarge, reason, .. } if reason.contains("16777217 bytes")),
+            matches!(&h.action, Action::Quarantine { kind: crate::QuarantineKind::TooLarge, reason, .. } if reason.contains(&format!("{} bytes", MAX_META_BYTES + 1))),
             "{:?}",
             h.action
         );

@@ -58,7 +58,8 @@ pub struct SchedulerConfig {
 
 impl SchedulerConfig {
     /// The defaults: rq-scheduler's 60 s interval, a 1 s peek, a 5 s lease retried every
-    /// second, batches of 500.
+    /// second, batches of 200 (each script then holds Redis for
+    /// a few milliseconds at most).
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -67,7 +68,7 @@ impl SchedulerConfig {
             lease: Duration::from_secs(5),
             lock_retry: Duration::from_secs(1),
             burst: false,
-            batch_size: 500,
+            batch_size: 200,
             local_zone: LocalZone::System,
             max_backoff: Duration::from_secs(30),
             exclusive: false,

@@ -164,7 +164,7 @@ async fn burst_moves_due_jobs_in_order_then_releases_and_dies() {
         .returning(|| Ok(Some(1.0)));
     store
         .expect_due()
-        .withf(|until, offset, limit| *until == 1_800_000_000.0 && *offset == 0 && *limit == 500)
+        .withf(|until, offset, limit| *until == 1_800_000_000.0 && *offset == 0 && *limit == 200)
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(vec![job("a", 1.0), job("b", 2.0)]));

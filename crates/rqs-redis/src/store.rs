@@ -30,7 +30,7 @@ static MIGRATE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("lua/quarantine_migrate.lua")));
 
 /// How many bytes of job fields one `due` reply holds at most (it always holds one job).
-pub const DEFAULT_BYTE_BUDGET: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_BYTE_BUDGET: u64 = 512 * 1024;
 
 /// The Redis job store: `rq:scheduler:scheduled_jobs` plus the RQ job hashes, and the
 /// quarantine hash `rq:rqs:quarantine`.
@@ -60,7 +60,7 @@ impl<C: Conn> RedisJobStore<C> {
         }
     }
 
-    /// Caps the bytes of job fields one batch read holds (default 16 MiB); a batch stops
+    /// Caps the bytes of job fields one batch read holds (default 512 KiB, which keeps a batch's scripts within a few milliseconds); a batch stops
     /// before the job that would pass it, but always holds one job.
     pub fn with_byte_budget(mut self, bytes: u64) -> Self {
         self.byte_budget = bytes.max(1);

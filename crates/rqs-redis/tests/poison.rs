@@ -211,8 +211,8 @@ async fn look_alike_ids_are_two_jobs() {
 #[tokio::test]
 async fn batch_reads_are_bounded_by_bytes() {
     let (store, probe, _conn, _s) = setup().await;
-    let store = store.with_byte_budget(3_000_000);
-    let meta = vec![b'm'; 1_000_000];
+    let store = store.with_byte_budget(300_000);
+    let meta = vec![b'm'; 100_000];
     for i in 0..10 {
         let hash = client_job_with("default", &[("meta", &meta)]);
         probe

@@ -130,7 +130,7 @@ pub(crate) struct RunArgs {
     pub(crate) name: Option<String>,
 
     /// Jobs moved per atomic hand-off batch
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub(crate) batch_size: u32,
 
     /// Refuse to start while a scheduler that is not rqs (Python's rqscheduler) is
