@@ -6,6 +6,7 @@
 mod support;
 
 mod cli;
+mod connecting;
 mod daemon;
 mod races;
 mod resilience;

@@ -63,7 +63,7 @@ pub enum ConnectError {
     #[error("{0}")]
     Settings(String),
     /// Redis did not answer.
-    #[error("cannot reach Redis at {addr}: {source}")]
+    #[error("cannot reach Redis at {addr}: {}", plain(source))]
     Unreachable {
         /// The address tried.
         addr: String,
@@ -118,6 +118,19 @@ pub enum ConnectError {
         /// What each sentinel answered.
         details: String,
     },
+}
+
+/// An error's text without the repetitions the redis crate's nesting adds
+/// ("refused: refused: refused").
+fn plain(e: &RedisError) -> String {
+    let text = e.to_string();
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
 }
 
 impl ConnectError {
@@ -274,7 +287,7 @@ fn tls_problem(text: &str) -> Option<String> {
              ssl_cert_reqs=none",
         ),
         (
-            "NotValidForName",
+            "not valid for name",
             "the server's certificate does not name the host connected to \
              (NotValidForName): connect by a name the certificate holds, or skip this \
              check with ssl_check_hostname=false",
@@ -780,7 +793,7 @@ mod tests {
         let unknown = tls_problem("invalid peer certificate: UnknownIssuer").unwrap();
         assert!(unknown.contains("not signed by a trusted CA"), "{unknown}");
         let name = tls_problem(
-            "invalid peer certificate: certificate not valid for name \"h\"; NotValidForName",
+            "invalid peer certificate: certificate not valid for name \"h\"; certificate is only valid for DnsName(\"x\")",
         )
         .unwrap();
         assert!(name.contains("ssl_check_hostname=false"), "{name}");

@@ -158,6 +158,8 @@ impl RedisServer {
             .arg("--bind")
             .arg(self.host().to_string())
             .args(["--protected-mode", "no"])
+            // Tests stall the server with DEBUG SLEEP.
+            .args(["--enable-debug-command", "yes"])
             .args(["--save", ""])
             .arg("--dir")
             .arg(self.dir.path())
@@ -226,7 +228,8 @@ impl RedisServer {
             return false;
         }
         let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        // A server with a password answers NOAUTH: it is up all the same.
+        stream.read_exact(&mut reply).is_ok() && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
     }
 
     /// The port.

@@ -121,12 +121,15 @@ impl ConnectionArgs {
             warn!("{warning}");
         }
         info!(redis = %config, "connecting to Redis");
+        // The message holds its cause already: no chain of sources after it.
         RedisConnection::connect(&config)
             .await
-            .map_err(|e| match e {
-                e if e.is_settings() => Failure::Usage(e.to_string()),
-                e @ ConnectError::Unreachable { .. } => Failure::Runtime(e.into()),
-                e => Failure::Runtime(anyhow::anyhow!("{e}")),
+            .map_err(|e: ConnectError| {
+                if e.is_settings() {
+                    Failure::Usage(e.to_string())
+                } else {
+                    Failure::Runtime(anyhow::anyhow!("{e}"))
+                }
             })
     }
 
