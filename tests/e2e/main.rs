@@ -10,3 +10,4 @@ mod connecting;
 mod daemon;
 mod races;
 mod resilience;
+mod takeover;
