@@ -8,6 +8,8 @@ mod support;
 mod cli;
 mod connecting;
 mod daemon;
+mod faults;
 mod races;
 mod resilience;
+mod stream;
 mod takeover;
