@@ -11,5 +11,6 @@ mod daemon;
 mod faults;
 mod races;
 mod resilience;
+mod sentinel;
 mod stream;
 mod takeover;

@@ -27,10 +27,14 @@ fn redis_missing() -> Vec<&'static str> {
 }
 
 /// What the whole test suite needs: `redis-server`, a Python 3 with `venv` and `ensurepip`
-/// (the interop tests build pinned virtualenvs), and the IANA zone files (a test runs rqs
-/// with `TZ=Europe/Berlin`).
+/// (the interop tests build pinned virtualenvs), the IANA zone files (a test runs rqs
+/// with `TZ=Europe/Berlin`), and `ip` from iproute2 (the network partition test runs
+/// Redis in a network namespace, which also needs root).
 fn test_missing() -> Vec<&'static str> {
     let mut missing = redis_missing();
+    if !works("ip", &["-V"]) {
+        missing.push("iproute2");
+    }
     if !works(&python(), &["-c", "import venv, ensurepip"]) {
         missing.extend(["python3", "python3-venv"]);
     }

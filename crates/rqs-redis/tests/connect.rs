@@ -1,6 +1,8 @@
 //! `RedisConnection` against real servers: TLS with certificates made here, ACL users and
 //! their errors, passwords, replicas, and stalls.
 
+#![allow(clippy::print_stderr)] // Figures for the test log.
+
 use std::time::{Duration, Instant};
 
 use rqs_redis::redis::{self, AsyncCommands};
