@@ -162,46 +162,29 @@ async fn a_full_redis_refuses_whole_batches_and_the_daemon_carries_on() {
         ServerOptions::default().args(&["--maxmemory-policy", "noeviction"]),
     );
     let conn = server.connection().await;
-    let mut d = Daemon::start(&["-u", &server.url(), "--batch-size", "50", "--name", "full"]);
-    eventually(T, "the daemon holding the lock", || async {
-        let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
-        lock
-    })
-    .await;
-    // Jobs due in a few seconds.
-    let due = now() + 3.0;
-    let stream = Stream::schedule(&conn, "oom", due, Duration::ZERO, 2000).await;
+    let mut d = Daemon::start(&["-u", &server.url(), "--batch-size", "10"]);
+    let start = now() + 1.0;
+    let stream = Stream::schedule(&conn, "oom", start, Duration::from_millis(50), 400).await;
     let ids: Vec<String> = stream.jobs.iter().map(|(id, _)| id.clone()).collect();
-    // Full before they fall due: every write refused.
+    // Full in the middle of the stream: the next batch meets it.
+    sleep_until(start + 5.0).await;
     let used = used_memory(&conn).await;
     let () = q(
         &conn,
         redis::cmd("CONFIG")
             .arg("SET")
             .arg("maxmemory")
-            .arg(used.saturating_sub(1024)),
+            .arg(used.saturating_sub(1)),
     )
     .await;
     eventually(T, "a refused write", || async {
         d.log().contains("OOM").then_some(())
     })
     .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let (waiting, moved) = each_job_whole(&conn, &ids).await;
-    eprintln!("full: {waiting} waiting, {moved} moved");
-    assert_eq!(moved, 0, "nothing moves while every write is refused");
-
-    // Room for a few batches, not all of them: memory runs out while batches commit.
-    let () = q(
-        &conn,
-        redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("maxmemory")
-            .arg(used_memory(&conn).await + 64 * 1024),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let (waiting, moved) = each_job_whole(&conn, &ids).await;
-    eprintln!("nearly full: {waiting} waiting, {moved} moved");
+    eprintln!("memory full: {moved} jobs moved before, {waiting} waiting, every one whole");
+    assert!(moved > 0 && waiting > 0, "{moved} moved, {waiting} waiting");
 
     let () = q(
         &conn,
@@ -210,15 +193,23 @@ async fn a_full_redis_refuses_whole_batches_and_the_daemon_carries_on() {
     .await;
     let freed = now();
     all_moved(&conn, &stream).await;
-    eprintln!("memory freed: every job moved {:.2} s later", now() - freed);
+    let done = now();
     let (waiting, moved) = each_job_whole(&conn, &ids).await;
     assert_eq!((waiting, moved), (0, ids.len()));
-    stream.assert_each_once(&conn).await;
+    let lateness = stream.assert_each_once(&conn).await;
+    let back = last_moved(&stream, &lateness, 0.0, freed) - freed;
+    eprintln!(
+        "memory freed: the jobs due meanwhile moved {back:.2} s later (all {:.2} s)",
+        done - freed
+    );
     assert!(
         d.wait(Duration::ZERO).is_none(),
         "still running: {}",
         d.log()
     );
+    for line in d.log().lines().filter(|l| l.contains("OOM")).take(3) {
+        eprintln!("rqs: {line}");
+    }
 }
 
 /// Redis runs in a network namespace behind a veth link that the test cuts and restores

@@ -11,8 +11,8 @@ const ENQUEUE_FRAGMENT: &str = include_str!("lua/enqueue.lua");
 /// `rqs_call`, which every script uses instead of `redis.call`.
 const PRELUDE: &str = include_str!("lua/prelude.lua");
 
-/// A Lua script run by `EVALSHA`, loaded on `NOSCRIPT` (after a restart or a
-/// `SCRIPT FLUSH`).
+/// A Lua script run by `EVALSHA`, sent whole with `EVAL` on `NOSCRIPT` (after a restart
+/// or a `SCRIPT FLUSH`), which caches it again.
 ///
 /// Unlike `redis::Script`, the caller builds the command once with [`Lua::cmd`] and
 /// appends arguments straight into it, so large arguments (a meta of megabytes) are not
@@ -62,7 +62,7 @@ impl Lua {
         cmd
     }
 
-    /// Runs `cmd` (from [`Lua::cmd`]), loading the script first when Redis lost it.
+    /// Runs `cmd` (from [`Lua::cmd`]), sending the script itself when Redis lost it.
     pub(crate) async fn run<T: FromRedisValue, C: Conn>(
         &self,
         conn: &mut C,
@@ -70,12 +70,16 @@ impl Lua {
     ) -> RedisResult<T> {
         let result = match cmd.query_async(conn).await {
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                let _: String = redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(&self.source)
-                    .query_async(conn)
-                    .await?;
-                cmd.query_async(conn).await
+                // EVAL with the source runs it and caches it again in one step; a
+                // SCRIPT LOAD then EVALSHA could meet another flush in between.
+                let mut eval = redis::cmd("EVAL");
+                eval.arg(&self.source);
+                for arg in cmd.args_iter().skip(2) {
+                    if let redis::Arg::Simple(bytes) = arg {
+                        eval.arg(bytes);
+                    }
+                }
+                eval.query_async(conn).await
             }
             other => other,
         };
