@@ -107,7 +107,8 @@ async fn rqs_follows_the_master_through_a_graceful_and_a_hard_failover() {
     })
     .await;
 
-    let start = now() + 1.0;
+    // Far enough ahead that no job falls due while the stream is being written.
+    let start = now() + 3.0;
     let stream = Stream::schedule(&conn, "failover", start, Duration::from_millis(100), 600).await;
     // Every job on the replica before anything fails.
     let _: i64 = q(&conn, redis::cmd("WAIT").arg(1).arg(5000)).await;
