@@ -235,6 +235,9 @@ async fn a_wrong_password_is_a_clear_error_that_never_shows_it() {
         "{}",
         d.log()
     );
+    let mut d = Daemon::start(&["-b", "-H", "127.0.0.1", "-p", &port, "-P", "Right-Pw"]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    assert!(!d.log().contains("Right-Pw"), "{}", d.log());
 }
 
 #[test]

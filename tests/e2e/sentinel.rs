@@ -94,12 +94,16 @@ async fn rqs_follows_the_master_through_a_graceful_and_a_hard_failover() {
     replica_in_sync(&second).await;
     settled(&watch, first.port(), second.port()).await;
 
-    let mut args = vec!["--sentinel-master", MASTER, "--name", "follower"];
+    // Through the environment, as a container would get it.
     let addrs: Vec<String> = sentinels.iter().map(RedisSentinel::addr).collect();
-    for a in &addrs {
-        args.extend(["--sentinel", a.as_str()]);
-    }
-    let mut d = Daemon::start(&args);
+    let addrs = addrs.join(",");
+    let mut d = Daemon::start_env(
+        &["--name", "follower"],
+        &[
+            ("RQ_REDIS_SENTINELS", addrs.as_str()),
+            ("RQ_REDIS_SENTINEL_MASTER", MASTER),
+        ],
+    );
     let conn = first.connection().await;
     eventually(T, "rqs holding the lock", || async {
         let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
@@ -172,7 +176,7 @@ async fn rqs_follows_the_master_through_a_graceful_and_a_hard_failover() {
     let moves = log.matches("the Redis master moved: following it").count();
     assert!(moves >= 2, "followed both failovers: {log}");
 
-    let (before, n) = worst(&stream, &lateness, start, graceful);
+    let (before, n) = worst(&stream, &lateness, start, graceful - 1.0);
     eprintln!("before the failovers: {n} jobs, worst lateness {before:.2} s");
     for (name, at) in [("graceful", graceful), ("hard", hard)] {
         let (w, n) = worst(&stream, &lateness, at - 1.0, at + 10.0);

@@ -388,3 +388,62 @@ async fn a_stalled_server_times_out_and_the_connection_recovers() {
     assert!(timeouts >= 2, "the stall was seen: {timeouts} timeouts");
     let () = conn.set("rq:after", "1").await.unwrap();
 }
+
+/// The master through a sentinel that wants a password of its own; a wrong sentinel
+/// password or an unknown master name is a clear error that shows no password.
+#[tokio::test]
+async fn sentinels_with_a_password_name_the_master() {
+    use rqs_redis::{Secret, SentinelOptions};
+    use rqs_testkit::RedisSentinel;
+
+    let master = RedisServer::start_with(ServerOptions::default().args(&["--requirepass", "M-pw"]));
+    let sentinel = RedisSentinel::start_with(
+        "main",
+        master.port(),
+        1,
+        Duration::from_secs(5),
+        &["sentinel auth-pass main M-pw", "requirepass S-pw"],
+    );
+    let nodes = vec![("127.0.0.1".to_owned(), sentinel.port())];
+    let config = |name: &str, password: &str| {
+        RedisConfig::tcp("unused", 1)
+            .db(2)
+            .password(Some(Secret::new("M-pw")))
+            .sentinel(Some(
+                SentinelOptions::new(nodes.clone(), name).password(Some(Secret::new(password))),
+            ))
+    };
+    let mut conn = RedisConnection::connect(&config("main", "S-pw"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        conn.address(),
+        rqs_redis::Address::Tcp {
+            host: "127.0.0.1".into(),
+            port: master.port()
+        }
+    );
+    let () = conn.set("rq:via-sentinel", "1").await.unwrap();
+    let mut check = rqs_redis::connect(
+        format!("redis://:M-pw@127.0.0.1:{}/2", master.port()),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let found: Option<String> = check.get("rq:via-sentinel").await.unwrap();
+    assert_eq!(found.as_deref(), Some("1"), "db 2 of the master");
+
+    for (name, password) in [("main", "wrong-S-pw"), ("nosuch", "S-pw")] {
+        let err = RedisConnection::connect(&config(name, password))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        eprintln!("{text}");
+        assert!(matches!(err, ConnectError::NoMaster { .. }), "{text}");
+        assert!(
+            text.contains(&format!("127.0.0.1:{}", sentinel.port())),
+            "{text}"
+        );
+        assert!(!text.contains("S-pw") && !text.contains("M-pw"), "{text}");
+    }
+}

@@ -23,6 +23,20 @@ impl RedisSentinel {
     /// # Panics
     /// When it does not start.
     pub fn start(master_name: &str, master_port: u16, quorum: u32, down_after: Duration) -> Self {
+        Self::start_with(master_name, master_port, quorum, down_after, &[])
+    }
+
+    /// [`RedisSentinel::start`] with more configuration lines (`requirepass …`).
+    ///
+    /// # Panics
+    /// When it does not start.
+    pub fn start_with(
+        master_name: &str,
+        master_port: u16,
+        quorum: u32,
+        down_after: Duration,
+        extra: &[&str],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("rqs-sentinel-")
             .tempdir()
@@ -41,6 +55,7 @@ impl RedisSentinel {
                 log = dir.path().join("sentinel.log").display(),
                 down = down_after.as_millis(),
             );
+            let text = format!("{text}{}\n", extra.join("\n"));
             std::fs::write(&conf, text).expect("cannot write sentinel.conf");
             let mut child = Command::new(crate::server::binary())
                 .arg(&conf)
@@ -104,7 +119,8 @@ fn ping(port: u16) -> bool {
         return false;
     }
     let mut reply = [0u8; 7];
-    stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    // With a password it answers NOAUTH: up all the same.
+    stream.read_exact(&mut reply).is_ok() && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
 }
 
 impl Drop for RedisSentinel {
