@@ -571,7 +571,7 @@ impl Shared {
         // Surely not run: the connection was refused, or the server is a replica now.
         let not_run = e.is_connection_refusal() || e.code() == Some("READONLY");
         if not_run || e.is_io_error() || e.is_connection_dropped() {
-            self.find_master(used.generation, None).await;
+            self.find_master(used.generation, None, false).await;
         }
         if not_run { Next::Retry } else { Next::Return }
     }
@@ -590,7 +590,7 @@ impl Shared {
     /// Replaces a connection that keeps timing out (with Sentinel: asks for the master).
     async fn reconnect(&self, generation: u64) {
         if self.config.sentinel.is_some() {
-            return self.find_master(generation, None).await;
+            return self.find_master(generation, None, true).await;
         }
         let _one = self.refresh.lock().await;
         let current = self.current();
@@ -607,8 +607,9 @@ impl Shared {
     }
 
     /// Moves to the master the sentinels name (or `announced`, from `+switch-master`),
-    /// unless another task did since `generation`.
-    async fn find_master(&self, generation: u64, announced: Option<Address>) {
+    /// unless another task did since `generation`. With `fresh`, opens a new connection
+    /// even when the master did not change (the old one keeps timing out).
+    async fn find_master(&self, generation: u64, announced: Option<Address>, fresh: bool) {
         let Some(sentinel) = &self.config.sentinel else {
             return;
         };
@@ -627,7 +628,7 @@ impl Shared {
                 }
             },
         };
-        if address == current.address {
+        if address == current.address && !fresh {
             return;
         }
         let mut conn = match open(&self.config, &address).await {
@@ -641,7 +642,11 @@ impl Shared {
             debug!(address = %address, "the named master is still a replica; waiting");
             return;
         }
-        info!(master = %sentinel.master, from = %current.address, to = %address, "the Redis master moved: following it");
+        if address == current.address {
+            warn!(address = %address, "the master did not answer twice in a row: opened a new connection");
+        } else {
+            info!(master = %sentinel.master, from = %current.address, to = %address, "the Redis master moved: following it");
+        }
         self.install(conn, address);
     }
 }
@@ -758,7 +763,7 @@ async fn listen(
         };
         debug!(%address, "a sentinel announced a new master");
         let generation = shared.current().generation;
-        shared.find_master(generation, Some(address)).await;
+        shared.find_master(generation, Some(address), false).await;
     }
     Ok(())
 }
