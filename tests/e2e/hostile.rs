@@ -54,7 +54,11 @@ async fn ids_that_are_not_utf8_are_handed_over_and_block_nothing() {
     assert_eq!(queue[0], b"\xffbad00000");
     assert_eq!(queue[519], b"valid-19");
     assert_eq!(jobs.count(None).await.unwrap(), 0);
-    assert!(d.log().contains("scheduler stopped pushed=520"), "{}", d.log());
+    assert!(
+        d.log().contains("scheduler stopped pushed=520"),
+        "{}",
+        d.log()
+    );
 }
 
 /// `x\xc0` (an interval job for `attacker_q`) and `x\u{fffd}` (a one-off job for

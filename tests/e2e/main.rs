@@ -6,8 +6,13 @@
 mod support;
 
 mod cli;
+mod connecting;
 mod daemon;
+mod faults;
 mod hostile;
 mod races;
 mod resilience;
 mod schedule;
+mod sentinel;
+mod stream;
+mod takeover;

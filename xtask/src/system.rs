@@ -32,10 +32,14 @@ fn chromium() -> String {
 
 /// What the whole test suite needs: `redis-server`, a Python 3 with `venv` and `ensurepip`
 /// (the interop tests build pinned virtualenvs), the IANA zone files (a test runs rqs
-/// with `TZ=Europe/Berlin`), and Chromium (the status page is tested in a headless
-/// browser).
+/// with `TZ=Europe/Berlin`), Chromium (the status page is tested in a headless
+/// browser), and `ip` from iproute2 (the network partition test runs Redis in a network
+/// namespace, which also needs root).
 fn test_missing() -> Vec<&'static str> {
     let mut missing = redis_missing();
+    if !works("ip", &["-V"]) {
+        missing.push("iproute2");
+    }
     if !works(&python(), &["-c", "import venv, ensurepip"]) {
         missing.extend(["python3", "python3-venv"]);
     }

@@ -244,6 +244,8 @@ struct State {
     metas: Vec<Vec<u8>>,
     /// Their plans, for one second.
     plans: Option<(i64, Vec<MetaPlan>)>,
+    /// The backend refused the fast lane (an ACL): the ordinary path only.
+    fast_refused: bool,
 }
 
 /// How many metas the fast lane knows at most, and how long one may be: every window
@@ -413,6 +415,7 @@ where
             burst_retries: 0,
             metas: Vec::new(),
             plans: None,
+            fast_refused: false,
         };
         let mut failures = 0u32;
         let mut total = Stats::default();
@@ -686,7 +689,7 @@ where
         // The fast lane runs first; after a window that stopped at a job needing a
         // decision, one ordinary batch takes it (and what follows), then the fast lane
         // again.
-        let mut fast_next = self.fast.is_some();
+        let mut fast_next = self.fast.is_some() && !state.fast_refused;
         let mut moved = false;
         let end = loop {
             // Shutdown is honoured between batches, never inside one.
@@ -703,7 +706,18 @@ where
                     break PassEnd::SteppedDown;
                 }
                 let fast = self.fast.as_ref().expect("fast_next implies a fast lane");
-                let window = fast.fast_pass(&lane).await.map_err(Error::Store)?;
+                let window = match fast.fast_pass(&lane).await {
+                    Ok(window) => window,
+                    // A refusal the ordinary path reports better (with the key and the
+                    // command): use it for the rest of the run.
+                    Err(rqs_core::BackendError::PermissionDenied(reason)) => {
+                        debug!(%reason, "the fast lane is refused; using the ordinary path");
+                        state.fast_refused = true;
+                        fast_next = false;
+                        continue;
+                    }
+                    Err(e) => return Err(Error::Store(e)),
+                };
                 let committed = self.clock.now();
                 if !window.handed.is_empty() {
                     let mut stats = Stats {
@@ -729,7 +743,7 @@ where
                 fast_next = false;
                 continue;
             }
-            fast_next = self.fast.is_some();
+            fast_next = self.fast.is_some() && !state.fast_refused;
             let due = self
                 .store
                 .due(until, offset, self.config.batch_size)

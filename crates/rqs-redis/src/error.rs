@@ -1,7 +1,9 @@
 //! Redis errors as the components' [`BackendError`].
 
-use redis::RedisError;
+use redis::{Arg, Cmd, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
 use rqs_core::BackendError;
+
+use crate::Conn;
 
 /// The error code rqs's scripts fail with, before writing anything, when a key has a type
 /// they cannot work with.
@@ -20,20 +22,88 @@ pub fn is_transient(error: &RedisError) -> bool {
         )
 }
 
+/// Whether Redis refused a command or key for lack of ACL permission: `NOPERM` from a
+/// command, or the error a script gets when a command inside it is refused.
+pub(crate) fn is_permission_error(e: &RedisError) -> bool {
+    let text = e.to_string();
+    e.code() == Some("NOPERM")
+        || text.contains("NOPERM")
+        || text.contains("No permissions")
+        || text.contains("script can't access")
+        || text.contains("script can't run")
+}
+
+/// The server's own words: `CODE detail`.
+fn server_text(e: &RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        _ => e.to_string(),
+    }
+}
+
 /// Maps a Redis error to the shared [`BackendError`].
 pub fn backend_error(e: RedisError) -> BackendError {
-    let text = e.to_string();
     match e.code() {
         Some(REJECTED) => BackendError::Rejected(e.detail().unwrap_or_default().to_owned()),
-        Some("READONLY") => BackendError::ReadOnly(text),
-        Some("NOPERM") => BackendError::PermissionDenied(text),
-        // A script reports a denied command or key inside its own error.
-        _ if text.contains("NOPERM") || text.contains("No permissions") => {
-            BackendError::PermissionDenied(text)
-        }
+        Some("READONLY") => BackendError::ReadOnly(server_text(&e)),
+        _ if is_permission_error(&e) => BackendError::PermissionDenied(server_text(&e)),
         _ if is_transient(&e) => BackendError::Unavailable(Box::new(e)),
         _ => BackendError::Other(Box::new(e)),
     }
+}
+
+/// A `NOPERM` error whose detail says what was refused.
+pub(crate) fn with_context(detail: &str, context: &str) -> RedisError {
+    RedisError::from((
+        ErrorKind::Server(ServerErrorKind::NoPerm),
+        "permission denied",
+        format!("{detail} ({context})"),
+    ))
+}
+
+/// Arguments as text for an error message: each cut at 200 bytes, at most 10 of them.
+pub(crate) fn args_text<'a>(args: impl Iterator<Item = Arg<&'a [u8]>>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (i, arg) in args.enumerate() {
+        if i == 10 {
+            parts.push("...".into());
+            break;
+        }
+        if let Arg::Simple(bytes) = arg {
+            parts.push(rqs_core::escaped(&bytes[..bytes.len().min(200)]));
+        }
+    }
+    if parts.is_empty() {
+        "(none)".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Names the command and its key (the first argument after the name) in a permission
+/// error; Redis's own message names neither.
+pub(crate) fn explain_command(e: RedisError, cmd: &Cmd) -> RedisError {
+    if !is_permission_error(&e) {
+        return e;
+    }
+    let mut args = cmd.args_iter();
+    let name = args.next().map_or_else(String::new, |a| match a {
+        Arg::Simple(b) => String::from_utf8_lossy(b).to_uppercase(),
+        _ => String::new(),
+    });
+    let key = args_text(args.take(1));
+    let detail = e.detail().unwrap_or_default().to_owned();
+    with_context(&detail, &format!("command {name}, key {key}"))
+}
+
+/// Runs one command, naming it and its key if the ACL refuses it.
+pub(crate) async fn query<T: FromRedisValue, C: Conn>(
+    conn: &mut C,
+    cmd: &Cmd,
+) -> Result<T, BackendError> {
+    cmd.query_async(conn)
+        .await
+        .map_err(|e| backend_error(explain_command(e, cmd)))
 }
 
 /// `?`-friendly conversion of Redis results.

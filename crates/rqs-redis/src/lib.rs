@@ -8,9 +8,12 @@
 //!   Python's `rqscheduler`;
 //! - [`RedisLifecycleRegistry`] ([`rqs_lifecycle::LifecycleRegistry`]): the
 //!   `rq:scheduler_instance:<name>` records;
-//! - [`connect`]: a reconnecting connection; [`Conn`]: the connection bound the
-//!   implementations are generic over; [`backend_error`]: Redis errors as the shared
-//!   [`rqs_core::BackendError`].
+//! - [`RedisConfig`]: where Redis is, read from a redis-py URL (`redis://`, `rediss://`,
+//!   `unix://`) or built field by field, with TLS, ACL user, password and Sentinel;
+//!   [`RedisConnection`]: the connection it describes, which reconnects after timeouts and
+//!   follows a Sentinel failover; [`connect`]: a plain reconnecting connection;
+//!   [`Conn`]: the connection bound the implementations are generic over;
+//!   [`backend_error`]: Redis errors as the shared [`rqs_core::BackendError`].
 //!
 //! Every multi-key step is a Lua script under `src/lua/`, run with `EVALSHA` and loaded
 //! again on `NOSCRIPT`. The sink's enqueue script and the store's commit script start
@@ -20,6 +23,7 @@
 //! `rqs_redis::redis`, not with another version of the crate, or the types will not
 //! match (`E0277 … multiple different versions of crate redis`).
 
+mod config;
 mod connection;
 mod error;
 mod lifecycle;
@@ -28,7 +32,12 @@ mod script;
 mod sink;
 mod store;
 
-pub use connection::{Conn, ConnectError, ConnectOptions, connect};
+pub use config::{
+    Address, CertReqs, FromUrl, RedisConfig, Secret, SentinelOptions, TlsOptions, UrlError,
+};
+pub use connection::{
+    Conn, ConnectError, ConnectOptions, RedisConnection, connect, install_tls_provider,
+};
 pub use error::{REJECTED, backend_error, is_transient};
 pub use lifecycle::RedisLifecycleRegistry;
 pub use lock::RedisLockProvider;

@@ -10,7 +10,7 @@ use rqs_core::{BackendError as Error, keys};
 use rqs_lifecycle::{DEATH_TTL, InstanceRecord, LifecycleRegistry, Result, stamp};
 
 use crate::Conn;
-use crate::error::RedisResultExt;
+use crate::error::{RedisResultExt, explain_command, query};
 use crate::lock::millis;
 use crate::script::Lua;
 
@@ -86,15 +86,16 @@ impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
             .ignore()
             .query_async::<()>(&mut self.conn.clone())
             .await
+            .map_err(|e| explain_command(e, redis::cmd("HSET").arg(&key)))
             .backend()
     }
 
     async fn record(&self, name: &str) -> Result<Option<InstanceRecord>> {
-        let fields: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(keys::instance_key(name))
-            .query_async(&mut self.conn.clone())
-            .await
-            .backend()?;
+        let fields: HashMap<String, String> = query(
+            &mut self.conn.clone(),
+            redis::cmd("HGETALL").arg(keys::instance_key(name)),
+        )
+        .await?;
         Ok(record(&fields))
     }
 
@@ -104,15 +105,16 @@ impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
         let mut cursor = 0u64;
         let mut names = Vec::new();
         loop {
-            let (next, batch): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .backend()?;
+            let (next, batch): (u64, Vec<Vec<u8>>) = query(
+                &mut conn,
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(1000),
+            )
+            .await?;
             names.extend(batch);
             cursor = next;
             if cursor == 0 {

@@ -8,7 +8,7 @@ use rqs_core::keys;
 use rqs_lock::{LockProvider, Result};
 
 use crate::Conn;
-use crate::error::RedisResultExt;
+use crate::error::{RedisResultExt, query};
 use crate::script::Lua;
 
 static RENEW: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("lua/lock_renew.lua")));
@@ -55,15 +55,16 @@ impl<C: Conn> RedisLockProvider<C> {
 #[async_trait]
 impl<C: Conn> LockProvider for RedisLockProvider<C> {
     async fn acquire(&self, token: &str, ttl: Duration) -> Result<bool> {
-        let reply: Option<String> = redis::cmd("SET")
-            .arg(&self.key)
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(ttl))
-            .query_async(&mut self.conn.clone())
-            .await
-            .backend()?;
+        let reply: Option<String> = query(
+            &mut self.conn.clone(),
+            redis::cmd("SET")
+                .arg(&self.key)
+                .arg(token)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(ttl)),
+        )
+        .await?;
         Ok(reply.is_some())
     }
 
@@ -82,11 +83,8 @@ impl<C: Conn> LockProvider for RedisLockProvider<C> {
     }
 
     async fn holder(&self) -> Result<Option<String>> {
-        let value: Option<Vec<u8>> = redis::cmd("GET")
-            .arg(&self.key)
-            .query_async(&mut self.conn.clone())
-            .await
-            .backend()?;
+        let value: Option<Vec<u8>> =
+            query(&mut self.conn.clone(), redis::cmd("GET").arg(&self.key)).await?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 }

@@ -16,7 +16,7 @@ use rqs_core::{
 use rqs_store::{FastHandOff, JobAdmin, JobStore, Page, Result};
 
 use crate::Conn;
-use crate::error::RedisResultExt;
+use crate::error::{RedisResultExt, query};
 use crate::script::{Lua, encode_enqueue, enqueue_len};
 
 static DUE: LazyLock<Lua> = LazyLock::new(|| Lua::with_fragment(include_str!("lua/due.lua")));
@@ -178,28 +178,30 @@ impl<C: Conn> JobStore for RedisJobStore<C> {
     }
 
     async fn next_due(&self) -> Result<Option<f64>> {
-        let first: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGEBYSCORE")
-            .arg(keys::SCHEDULED_JOBS)
-            .arg(0)
-            .arg("+inf")
-            .arg("WITHSCORES")
-            .arg("LIMIT")
-            .arg(0)
-            .arg(1)
-            .query_async(&mut self.conn())
-            .await
-            .backend()?;
+        let first: Vec<(Vec<u8>, f64)> = query(
+            &mut self.conn(),
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(keys::SCHEDULED_JOBS)
+                .arg(0)
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(1),
+        )
+        .await?;
         Ok(first.first().map(|(_, s)| *s))
     }
 
     async fn count(&self, until: Option<f64>) -> Result<u64> {
-        redis::cmd("ZCOUNT")
-            .arg(keys::SCHEDULED_JOBS)
-            .arg(0)
-            .arg(bound(until))
-            .query_async(&mut self.conn())
-            .await
-            .backend()
+        query(
+            &mut self.conn(),
+            redis::cmd("ZCOUNT")
+                .arg(keys::SCHEDULED_JOBS)
+                .arg(0)
+                .arg(bound(until)),
+        )
+        .await
     }
 
     async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {

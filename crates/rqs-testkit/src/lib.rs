@@ -1,7 +1,10 @@
 //! Test support for rqs.
 //!
 //! - [`RedisServer`]: a private `redis-server` per test on a free loopback port, killed on
-//!   drop; tests never share state and never touch a Redis they did not start;
+//!   drop; tests never share state and never touch a Redis they did not start; with a
+//!   TLS port ([`tls`] makes the certificates), as a replica, or inside a network
+//!   namespace ([`netns`]) whose link the test cuts;
+//! - [`RedisSentinel`]: a private Redis Sentinel watching such a server;
 //! - [`Probe`], [`RedisProbe`], [`ModelProbe`]: look at RQ state whatever the backend;
 //! - [`conformance`]: one suite per component trait and the macros that run them;
 //! - [`python`]: pinned Python environments (rq, rq-scheduler) cached under `target/`;
@@ -19,11 +22,15 @@
 
 pub mod conformance;
 pub mod meta;
+pub mod netns;
 mod probe;
 pub mod python;
+mod sentinel;
 mod server;
+pub mod tls;
 
 #[cfg(feature = "redis")]
 pub use probe::RedisProbe;
 pub use probe::{ModelProbe, Probe};
-pub use server::{RedisServer, ServerOptions};
+pub use sentinel::RedisSentinel;
+pub use server::{RedisServer, ServerOptions, TlsServer};

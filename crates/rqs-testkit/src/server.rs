@@ -1,10 +1,12 @@
 //! A private `redis-server` per test, on a free loopback port, killed on drop.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::tls::CertFiles;
 
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +19,28 @@ pub struct ServerOptions {
     /// final counts after a Ctrl-C). Tests leave this off: a test run stopped with Ctrl-C
     /// takes its servers down with it.
     pub own_process_group: bool,
+    /// Also listen for TLS connections on a second port.
+    pub tls: Option<TlsServer>,
+    /// Start as a replica of this master port on 127.0.0.1.
+    pub replica_of: Option<u16>,
+    /// Listen on this address instead of 127.0.0.1.
+    pub bind: Option<Ipv4Addr>,
+    /// Run inside this network namespace (`ip netns exec <name>`).
+    pub netns: Option<String>,
+    /// More `redis-server` arguments (`--maxmemory 10mb`...).
+    pub args: Vec<String>,
+}
+
+/// The TLS side of a server: its certificate, the CA it trusts for client certificates,
+/// and whether it demands one (`tls-auth-clients`).
+#[derive(Debug, Clone)]
+pub struct TlsServer {
+    /// The server's certificate and key.
+    pub cert: CertFiles,
+    /// The CA of client certificates.
+    pub ca: PathBuf,
+    /// Refuse clients without a certificate signed by `ca` (mutual TLS).
+    pub auth_clients: bool,
 }
 
 impl ServerOptions {
@@ -33,6 +57,31 @@ impl ServerOptions {
         self.own_process_group = true;
         self
     }
+
+    /// Adds a TLS port.
+    pub fn tls(mut self, tls: TlsServer) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Starts as a replica of the server on `master_port`.
+    pub fn replica_of(mut self, master_port: u16) -> Self {
+        self.replica_of = Some(master_port);
+        self
+    }
+
+    /// Runs inside a network namespace, listening on `bind`.
+    pub fn in_netns(mut self, netns: impl Into<String>, bind: Ipv4Addr) -> Self {
+        self.netns = Some(netns.into());
+        self.bind = Some(bind);
+        self
+    }
+
+    /// Adds `redis-server` arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
 }
 
 /// A `redis-server` child process owned by a test.
@@ -45,6 +94,7 @@ impl ServerOptions {
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    tls_port: Option<u16>,
     dir: tempfile::TempDir,
     options: ServerOptions,
 }
@@ -53,13 +103,13 @@ const INSTALL_HINT: &str = "redis-server is required by the tests: install it wi
 `sudo apt-get install -y redis-server` (Debian/Ubuntu), or run the README's test command \
 (`cargo xtask test`), which installs it; set RQS_REDIS_SERVER to use another binary";
 
-fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     std::env::var_os("RQS_REDIS_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("redis-server"))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -87,12 +137,14 @@ impl RedisServer {
         let mut server = Self {
             child: None,
             port: 0,
+            tls_port: None,
             dir,
             options,
         };
         // Another process may take the port between our probe and the server's bind.
         for _ in 0..20 {
             server.port = free_port();
+            server.tls_port = server.options.tls.as_ref().map(|_| free_port());
             if server.spawn() {
                 return server;
             }
@@ -104,11 +156,20 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> bool {
-        let mut cmd = Command::new(binary());
+        let mut cmd = match &self.options.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(binary());
+                c
+            }
+            None => Command::new(binary()),
+        };
         cmd.arg("--port")
             .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--protected-mode", "no"])
-            // Fault tests block the server with DEBUG SLEEP.
+            .arg("--bind")
+            .arg(self.host().to_string())
+            .args(["--protected-mode", "no"])
+            // Tests stall the server with DEBUG SLEEP.
             .args(["--enable-debug-command", "yes"])
             .args(["--save", ""])
             .arg("--dir")
@@ -123,6 +184,23 @@ impl RedisServer {
         if self.options.own_process_group {
             std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         }
+        if let (Some(tls), Some(port)) = (&self.options.tls, self.tls_port) {
+            cmd.arg("--tls-port")
+                .arg(port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.cert.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.cert.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca)
+                .arg("--tls-auth-clients")
+                .arg(if tls.auth_clients { "yes" } else { "no" });
+        }
+        if let Some(master) = self.options.replica_of {
+            cmd.args(["--replicaof", "127.0.0.1"])
+                .arg(master.to_string());
+        }
+        cmd.args(&self.options.args);
         let child = match cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -155,7 +233,8 @@ impl RedisServer {
     }
 
     fn ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)) else {
+        let addr = SocketAddr::from((self.host(), self.port));
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
@@ -163,7 +242,8 @@ impl RedisServer {
             return false;
         }
         let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+        // A server with a password answers NOAUTH: it is up all the same.
+        stream.read_exact(&mut reply).is_ok() && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
     }
 
     /// The server's process id, while it runs.
@@ -176,9 +256,19 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>/<db>`.
+    /// The TLS port, for a server started with [`ServerOptions::tls`].
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
+    }
+
+    /// The address it listens on: 127.0.0.1 unless [`ServerOptions::in_netns`] said.
+    pub fn host(&self) -> Ipv4Addr {
+        self.options.bind.unwrap_or(Ipv4Addr::LOCALHOST)
+    }
+
+    /// `redis://<host>:<port>/<db>`.
     pub fn url_db(&self, db: u8) -> String {
-        format!("redis://127.0.0.1:{}/{db}", self.port)
+        format!("redis://{}:{}/{db}", self.host(), self.port)
     }
 
     /// `redis://127.0.0.1:<port>/0`.

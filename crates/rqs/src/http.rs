@@ -207,12 +207,13 @@ mod tests {
             .query_async(&mut admin.clone())
             .await
             .unwrap();
-        let reader = rqs_redis::connect(
-            format!("redis://reader:pw@127.0.0.1:{}/0", server.port()),
-            &rqs_redis::ConnectOptions::default(),
-        )
-        .await
-        .unwrap();
+        let config = rqs_redis::RedisConfig::from_url(&format!(
+            "redis://reader:pw@127.0.0.1:{}/0",
+            server.port()
+        ))
+        .unwrap()
+        .config;
+        let reader = rqs_redis::RedisConnection::connect(&config).await.unwrap();
         let health = Arc::new(Health::default());
         let app = router(AppState {
             metrics: telemetry::builder().build_recorder().handle(),

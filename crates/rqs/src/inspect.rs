@@ -1,8 +1,8 @@
 //! The read side shared by the inspection commands and the status page: instances, the
 //! lock, counts, upcoming jobs, the quarantine. Everything here only reads Redis.
 
+use crate::connection::Connection;
 use futures_util::{StreamExt, TryStreamExt};
-use redis::aio::ConnectionManager;
 use rqs_core::memory::Quarantined;
 use rqs_core::{BackendError, JobHash, JobId};
 use rqs_lifecycle::{InstanceRecord, LifecycleRegistry};
@@ -183,13 +183,13 @@ pub(crate) struct Filter {
 /// Reads everything the commands and the page show.
 #[derive(Debug, Clone)]
 pub(crate) struct Inspector {
-    pub(crate) store: RedisJobStore<ConnectionManager>,
-    lifecycle: RedisLifecycleRegistry<ConnectionManager>,
-    lock: RedisLockProvider<ConnectionManager>,
+    pub(crate) store: RedisJobStore<Connection>,
+    lifecycle: RedisLifecycleRegistry<Connection>,
+    lock: RedisLockProvider<Connection>,
 }
 
 impl Inspector {
-    pub(crate) fn new(conn: ConnectionManager) -> Self {
+    pub(crate) fn new(conn: Connection) -> Self {
         Self {
             store: RedisJobStore::new(conn.clone()),
             lifecycle: RedisLifecycleRegistry::new(conn.clone()),

@@ -30,6 +30,8 @@ use exit::Failure;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(&cli.log);
+    // rustls with the ring provider, chosen once for the process.
+    rqs_redis::install_tls_provider();
     if let Err(e) = cli.check() {
         return report(&Failure::Usage(e.to_string()));
     }

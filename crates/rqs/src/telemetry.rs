@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::connection::Connection;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use redis::aio::ConnectionManager;
 use rqs_core::Outcome;
 use rqs_orchestrator::{Event, Observer, StepDown};
 use rqs_redis::RedisJobStore;
@@ -231,7 +231,7 @@ impl Observer for MetricsObserver {
 /// which also tells whether Redis answers, and runs the exporter's upkeep. Runs until
 /// the process ends.
 pub(crate) async fn poll(
-    store: RedisJobStore<ConnectionManager>,
+    store: RedisJobStore<Connection>,
     health: Arc<Health>,
     handle: PrometheusHandle,
 ) {

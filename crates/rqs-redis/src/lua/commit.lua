@@ -27,11 +27,11 @@ local results = {}
 local pending = rqs_pending()
 local unscheduled = {}
 local seen = {}
-local now = tonumber(redis.call('TIME')[1])
+local now = tonumber(rqs_call('TIME')[1])
 
 local function quarantine(id, record)
   unscheduled[#unscheduled + 1] = id
-  redis.call('HSET', KEYS[2], id, record)
+  rqs_call('HSET', KEYS[2], id, record)
   return 'quarantined'
 end
 
@@ -45,7 +45,7 @@ for n = 1, tonumber(ARGV[1]) do
   i = j + len
   -- Removals are applied at the end, so `seen` is what makes a second hand-off of the
   -- same id in one batch stale, as it would be after an immediate ZREM.
-  local current = redis.call('ZSCORE', schedule, id)
+  local current = rqs_call('ZSCORE', schedule, id)
   if seen[id] or not current or tonumber(current) ~= read then
     results[n] = 'stale'
   elseif kind == 'U' then
@@ -78,7 +78,7 @@ for n = 1, tonumber(ARGV[1]) do
       else
         local meta_ok = true
         if mode ~= '-' then
-          local stored = redis.call('HGET', e.job_key, 'meta')
+          local stored = rqs_call('HGET', e.job_key, 'meta')
           if mode == 'A' then
             meta_ok = stored == false
           else
@@ -89,13 +89,13 @@ for n = 1, tonumber(ARGV[1]) do
           results[n] = 'meta_changed'
         else
           if mode ~= '-' then
-            redis.call('HSET', e.job_key, 'meta', new_meta)
+            rqs_call('HSET', e.job_key, 'meta', new_meta)
           end
           results[n] = rqs_apply(e, pending)
           if next_score == '' then
             unscheduled[#unscheduled + 1] = id
           else
-            redis.call('ZADD', schedule, next_score, id)
+            rqs_call('ZADD', schedule, next_score, id)
           end
         end
       end

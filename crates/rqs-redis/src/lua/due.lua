@@ -17,7 +17,7 @@ for k = 6, #ARGV do
 end
 local budget = tonumber(ARGV[4])
 local largest = tonumber(ARGV[5])
-local page = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'WITHSCORES', 'LIMIT', ARGV[2], ARGV[3])
+local page = rqs_call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'WITHSCORES', 'LIMIT', ARGV[2], ARGV[3])
 local out = {}
 local used = 0
 for k = 1, #page, 2 do
@@ -26,13 +26,13 @@ for k = 1, #page, 2 do
   local oversized = 0
   local other_type = ''
   local size = #page[k]
-  local kind = redis.call('TYPE', key)['ok']
+  local kind = rqs_call('TYPE', key)['ok']
   if kind == 'hash' then
-    if redis.call('HEXISTS', key, 'data') == 1 then
+    if rqs_call('HEXISTS', key, 'data') == 1 then
       found[1] = 'data'
       found[2] = ''
     end
-    local values = redis.call('HMGET', key, unpack(fields))
+    local values = rqs_call('HMGET', key, unpack(fields))
     local total = 0
     for f = 1, #fields do
       if values[f] then

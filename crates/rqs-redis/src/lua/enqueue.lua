@@ -30,7 +30,7 @@ local function rqs_hset_pairs(key, from, count)
     for k = 0, 2 * count - 1 do
       args[#args + 1] = ARGV[from + k]
     end
-    redis.call('HSET', key, unpack(args))
+    rqs_call('HSET', key, unpack(args))
   end
 end
 
@@ -39,7 +39,7 @@ end
 local function rqs_type(types, key)
   local t = types[key]
   if not t then
-    t = redis.call('TYPE', key)['ok']
+    t = rqs_call('TYPE', key)['ok']
     types[key] = t
   end
   return t
@@ -61,7 +61,7 @@ end
 -- unpack() is limited by Lua's stack, so long argument lists go out in slices.
 local function rqs_call_chunked(command, key, items)
   for from = 1, #items, 1000 do
-    redis.call(command, key, unpack(items, from, math.min(from + 999, #items)))
+    rqs_call(command, key, unpack(items, from, math.min(from + 999, #items)))
   end
 end
 
@@ -130,7 +130,7 @@ local function rqs_check(e, types)
     local dep_key = '{{JOB}}' .. dep
     local t = rqs_type(types, dep_key)
     if t == 'hash' then
-      local status = redis.call('HGET', dep_key, 'status')
+      local status = rqs_call('HGET', dep_key, 'status')
       if not (status and e.met[status]) then
         e.blocked = true
       end
@@ -158,16 +158,16 @@ local function rqs_apply(e, pending)
   local outcome
   if e.blocked then
     rqs_hset_pairs(e.job_key, e.deferred_at, e.n_deferred)
-    redis.call('ZADD', e.deferred_key, e.now, e.id)
+    rqs_call('ZADD', e.deferred_key, e.now, e.id)
     for _, dep in ipairs(e.deps) do
-      redis.call('SADD', '{{JOB}}' .. dep .. ':dependents', e.id)
-      redis.call('SADD', e.dependencies_key, dep)
+      rqs_call('SADD', '{{JOB}}' .. dep .. ':dependents', e.id)
+      rqs_call('SADD', e.dependencies_key, dep)
     end
     outcome = 'deferred'
   else
     rqs_hset_pairs(e.job_key, e.ready_at, e.n_ready)
     if e.was_deferred then
-      redis.call('ZREM', e.deferred_key, e.id)
+      rqs_call('ZREM', e.deferred_key, e.id)
     end
     if e.at_front then
       q.front[#q.front + 1] = e.id
@@ -177,9 +177,9 @@ local function rqs_apply(e, pending)
     outcome = 'pushed'
   end
   if e.ttl ~= '' then
-    redis.call('EXPIRE', e.job_key, e.ttl)
-    redis.call('EXPIRE', '{{JOB}}' .. e.id .. ':dependents', e.ttl)
-    redis.call('EXPIRE', e.dependencies_key, e.ttl)
+    rqs_call('EXPIRE', e.job_key, e.ttl)
+    rqs_call('EXPIRE', '{{JOB}}' .. e.id .. ':dependents', e.ttl)
+    rqs_call('EXPIRE', e.dependencies_key, e.ttl)
   end
   return outcome
 end

@@ -3,8 +3,8 @@
 -- Returns one flat field/value list per key, in order.
 local out = {}
 for k = 1, #KEYS do
-  if redis.call('TYPE', KEYS[k])['ok'] == 'hash' then
-    out[k] = redis.call('HGETALL', KEYS[k])
+  if rqs_call('TYPE', KEYS[k])['ok'] == 'hash' then
+    out[k] = rqs_call('HGETALL', KEYS[k])
   else
     out[k] = {}
   end

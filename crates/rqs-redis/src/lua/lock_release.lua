@@ -2,8 +2,8 @@
 -- another instance took after ours expired).
 -- KEYS[1]: the lock key; ARGV[1]: owner token
 -- Returns 1 when released, 0 when the lock is absent or held by someone else.
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
+if rqs_call('GET', KEYS[1]) == ARGV[1] then
+  rqs_call('DEL', KEYS[1])
   return 1
 end
 return 0

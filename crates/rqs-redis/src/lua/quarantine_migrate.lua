@@ -2,14 +2,14 @@
 -- key under rq:, once; records already at the new key win.
 -- KEYS[1]: the old hash; KEYS[2]: the new hash
 -- Returns the number of records moved.
-local target = redis.call('TYPE', KEYS[2])['ok']
-if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' or (target ~= 'none' and target ~= 'hash') then
+local target = rqs_call('TYPE', KEYS[2])['ok']
+if rqs_call('TYPE', KEYS[1])['ok'] ~= 'hash' or (target ~= 'none' and target ~= 'hash') then
   return 0
 end
-local old = redis.call('HGETALL', KEYS[1])
+local old = rqs_call('HGETALL', KEYS[1])
 local moved = 0
 for k = 1, #old, 2 do
-  moved = moved + redis.call('HSETNX', KEYS[2], old[k], old[k + 1])
+  moved = moved + rqs_call('HSETNX', KEYS[2], old[k], old[k + 1])
 end
-redis.call('DEL', KEYS[1])
+rqs_call('DEL', KEYS[1])
 return moved

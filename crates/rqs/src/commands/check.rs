@@ -6,9 +6,9 @@
 
 use std::collections::HashMap;
 
+use crate::connection::Connection;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use redis::aio::ConnectionManager;
 use rqs_core::plan::{self, LocalZone};
 use rqs_core::{Action, Enqueue, EnqueueOptions, JobHash, ScheduledJob, keys};
 use rqs_store::{JobAdmin, JobStore};
@@ -144,7 +144,7 @@ pub(crate) async fn run(args: &CheckArgs, connection: &ConnectionArgs) -> Result
 }
 
 struct Checker<'a> {
-    conn: ConnectionManager,
+    conn: Connection,
     inspector: &'a Inspector,
     zone: LocalZone,
     now: DateTime<Utc>,
