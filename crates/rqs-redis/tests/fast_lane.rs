@@ -6,8 +6,8 @@
 //! field in order, every list in order, every score. (How many jobs took the fast lane
 //! is printed; `plain_and_periodic_jobs_take_the_fast_lane` makes sure it is used.)
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
@@ -267,29 +267,31 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+/// One server for every generated case (twin databases 1 and 2, flushed by `seed`),
+/// dropped with the test.
+#[test]
+fn the_fast_lane_hands_over_exactly_as_decide_does() {
+    use proptest::test_runner::{Config, TestRunner};
 
-    #[test]
-    fn the_fast_lane_hands_over_exactly_as_decide_does(
-        jobs in prop::collection::vec(job(), 1..40),
-        dep_finished in any::<bool>(),
-        odd_queue in prop::bool::weighted(0.2),
-    ) {
-        static SERVER: Mutex<Option<RedisServer>> = Mutex::new(None);
-        static EXERCISED: AtomicUsize = AtomicUsize::new(0);
-        let rt = runtime();
-        let url = |db: u8| {
-            let mut server = SERVER.lock().unwrap_or_else(|p| p.into_inner());
-            server.get_or_insert_with(RedisServer::start).url_db(db)
-        };
-        let (fast_url, slow_url) = (url(1), url(2));
-        let (fast_conn, slow_conn) = rt.block_on(async {
-            let connect = |u: String| async move {
-                rqs_redis::connect(u, &rqs_redis::ConnectOptions::default()).await.unwrap()
-            };
-            (connect(fast_url).await, connect(slow_url).await)
-        });
+    let server = RedisServer::start();
+    let rt = runtime();
+    let (fast_conn, slow_conn) =
+        rt.block_on(async { (server.connection_db(1).await, server.connection_db(2).await) });
+    let exercised = AtomicUsize::new(0);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
+    let strategy = (
+        prop::collection::vec(job(), 1..40),
+        any::<bool>(),
+        prop::bool::weighted(0.2),
+    );
+    let result = runner.run(&strategy, |(jobs, dep_finished, odd_queue)| {
         let handed = Arc::new(AtomicUsize::new(0));
         let (with, without) = rt.block_on(async {
             seed(&fast_conn, &jobs, dep_finished, odd_queue).await;
@@ -299,11 +301,18 @@ proptest! {
             (dump(&fast_conn).await, dump(&slow_conn).await)
         });
         prop_assert_eq!(with, without);
-        let total = EXERCISED.fetch_add(handed.load(Ordering::Relaxed), Ordering::Relaxed);
-        #[allow(clippy::print_stderr)] // How much the fast lane was exercised, for the log.
-        {
-            eprintln!("fast lane: {} jobs so far", total + handed.load(Ordering::Relaxed));
-        }
+        exercised.fetch_add(handed.load(Ordering::Relaxed), Ordering::Relaxed);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    #[allow(clippy::print_stderr)] // How much the fast lane was exercised, for the log.
+    {
+        eprintln!(
+            "fast lane: {} jobs over {cases} cases",
+            exercised.load(Ordering::Relaxed)
+        );
     }
 }
 
