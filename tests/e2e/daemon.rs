@@ -57,7 +57,9 @@ async fn burst_moves_due_jobs_in_order_and_leaves_the_rest() {
     assert!(death.is_some(), "death is registered");
     let ttl: i64 = q(&conn, redis::cmd("TTL").arg("rq:scheduler_instance:b1")).await;
     assert!(
-        (55..=60).contains(&ttl),
+        // 60 s after death (the live record would have 70): a wide margin, since the
+        // machine may stall between the exit and this read.
+        (30..=60).contains(&ttl),
         "death record lives 60 s, ttl={ttl}"
     );
     assert!(d.log().contains("job hash is missing"), "{}", d.log());
@@ -319,7 +321,9 @@ async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
     );
     let log = d.log();
     assert!(
-        log.contains("job=past-year") && log.contains("no future match"),
+        log.contains("job=past-year")
+            && log.contains("cron \"0 0 1 1 * 2020\" has no future match")
+            && !log.contains("CronExpr"),
         "{log}"
     );
     assert!(
