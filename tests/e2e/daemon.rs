@@ -160,8 +160,9 @@ async fn sigterm_sigint_and_sighup_release_the_lock_and_register_death() {
         .await;
         assert!(token.starts_with("s1@"), "{token}");
         let ttl: i64 = q(&conn, redis::cmd("PTTL").arg("rq:scheduler_lock")).await;
+        // -2: a machine stalled for longer than the lease between the GET and the PTTL.
         assert!(
-            (1..=5_000).contains(&ttl),
+            ttl == -2 || (1..=5_000).contains(&ttl),
             "the lease lasts 5 s, renewed as it goes: {ttl} ms left"
         );
         d.signal(signal);

@@ -349,10 +349,16 @@ async fn a_live_python_scheduler_is_warned_about_and_refused_with_exclusive() {
 }
 
 /// A queue key of the wrong type quarantines the periodic job that goes there; once the
-/// key is fixed, the README's redis-cli release steps bring the job back with its
-/// schedule intact: handed over at its next run and re-armed.
+/// key is fixed, `rqs quarantine release` or the README's redis-cli steps bring the job
+/// back with its schedule intact: handed over at its next run and re-armed.
 #[tokio::test]
 async fn a_released_periodic_job_comes_back_with_its_schedule() {
+    for by_subcommand in [true, false] {
+        a_released_periodic_job_comes_back(by_subcommand).await;
+    }
+}
+
+async fn a_released_periodic_job_comes_back(by_subcommand: bool) {
     let server = RedisServer::start();
     let conn = server.connection().await;
     let jobs = Jobs::new(conn.clone());
@@ -371,23 +377,29 @@ async fn a_released_periodic_job_comes_back_with_its_schedule() {
     assert_eq!(quarantined.len(), 1, "{quarantined:?}");
     assert_eq!(quarantined[0].score, 1.0);
     assert_eq!(jobs.score("every").await.unwrap(), None);
-    // The operator fixes the key, then follows the README: ZADD back, HDEL the record.
+    // The operator fixes the key, then releases the job.
     let _: i64 = q(&conn, redis::cmd("DEL").arg("rq:queue:default")).await;
-    let _: i64 = q(
-        &conn,
-        redis::cmd("ZADD")
-            .arg("rq:scheduler:scheduled_jobs")
-            .arg(quarantined[0].score)
-            .arg("every"),
-    )
-    .await;
-    let _: i64 = q(
-        &conn,
-        redis::cmd("HDEL")
-            .arg(rqs_core::keys::QUARANTINE)
-            .arg("every"),
-    )
-    .await;
+    if by_subcommand {
+        let mut release = Daemon::start(&["quarantine", "release", "every", "-u", &server.url()]);
+        assert_eq!(release.exit_code(T), 0, "{}", release.log());
+    } else {
+        // The README's redis-cli steps: ZADD back, HDEL the record.
+        let _: i64 = q(
+            &conn,
+            redis::cmd("ZADD")
+                .arg("rq:scheduler:scheduled_jobs")
+                .arg(quarantined[0].score)
+                .arg("every"),
+        )
+        .await;
+        let _: i64 = q(
+            &conn,
+            redis::cmd("HDEL")
+                .arg(rqs_core::keys::QUARANTINE)
+                .arg("every"),
+        )
+        .await;
+    }
     let before = now_secs();
     let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());

@@ -856,8 +856,9 @@ async fn a_name_clash_at_re_birth_ends_the_run_as_at_first_birth() {
     }
 }
 
-/// Jobs that keep coming back stale do not block the jobs behind them, do not make the
-/// loop spin, and go to the quarantine after `stuck_limit` passes.
+/// Jobs that keep coming back stale or with a changed meta do not block the jobs behind
+/// them, do not make the loop spin, and go to the quarantine after `stuck_limit` passes,
+/// with one warning each.
 #[tokio::test(start_paused = true)]
 async fn stuck_jobs_are_skipped_then_quarantined_without_spinning() {
     #[derive(Default)]
@@ -902,11 +903,21 @@ async fn stuck_jobs_are_skipped_then_quarantined_without_spinning() {
                     fake.behind_gone = true;
                     Outcome::Pushed
                 }
+                (_, Some("stuck-2")) => Outcome::MetaChanged,
                 _ => Outcome::Stale,
             })
             .collect())
     });
     let recorder = Arc::new(Recorder::default());
+    let warnings = Captured::default();
+    let writer = warnings.clone();
+    let _logs = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish(),
+    );
     let config = SchedulerConfig::new("n").batch_size(2);
     scheduler(store, free_lock(), lifecycle(), config)
         .with_observer(recorder.clone())
@@ -932,6 +943,27 @@ async fn stuck_jobs_are_skipped_then_quarantined_without_spinning() {
         .filter(|e| e.contains("quarantined rescheduled=false Some(Stuck)"))
         .collect();
     assert_eq!(stuck.len(), 2, "{events:?}");
+    let warnings = String::from_utf8(warnings.0.lock().unwrap().clone()).unwrap();
+    for id in ["stuck-1", "stuck-2"] {
+        let lines: Vec<_> = warnings.lines().filter(|l| l.contains(id)).collect();
+        assert_eq!(lines.len(), 1, "one warning for {id}: {warnings}");
+        assert!(lines[0].contains("5 passes in a row"), "{}", lines[0]);
+    }
+}
+
+/// Log lines written while a test runs, for the tests that check what is logged.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -172,6 +172,39 @@ async fn ids_that_are_not_utf8_are_handed_over_as_the_bytes_they_are() {
     assert_eq!(store.count(None).await.unwrap(), 0);
 }
 
+/// A queue name that is not UTF-8 is a queue like any other: the job goes to exactly the
+/// queue its `origin` names, and the queue is registered under its own bytes.
+#[tokio::test]
+async fn queue_names_that_are_not_utf8_are_used_as_the_bytes_they_are() {
+    let (store, _probe, conn, _s) = setup().await;
+    let origin: &[u8] = b"q\xfe\xc0";
+    store
+        .schedule(
+            &JobId::from("odd-queue"),
+            &client_job_with("ignored", &[("origin", origin)]),
+            1.0,
+        )
+        .await
+        .unwrap();
+    let handoffs = batch(&store).await;
+    assert_eq!(store.commit(&handoffs).await.unwrap(), [Outcome::Pushed]);
+    let queue_key = [&b"rq:queue:"[..], origin].concat();
+    let queue: Vec<Vec<u8>> = cmd(&conn, redis::cmd("LRANGE").arg(&queue_key).arg(0).arg(-1)).await;
+    assert_eq!(queue, [b"odd-queue".to_vec()]);
+    let registered: bool = cmd(
+        &conn,
+        redis::cmd("SISMEMBER").arg("rq:queues").arg(&queue_key),
+    )
+    .await;
+    assert!(registered, "the queue is registered under its own bytes");
+    let lossy: bool = cmd(
+        &conn,
+        redis::cmd("EXISTS").arg("rq:queue:q\u{fffd}\u{fffd}"),
+    )
+    .await;
+    assert!(!lossy, "no queue under a lossy name");
+}
+
 /// Two ids that a lossy conversion would merge (`x\xc0` and `x\u{fffd}`) stay two jobs:
 /// each goes to its own queue exactly once.
 #[tokio::test]

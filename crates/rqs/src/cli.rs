@@ -280,6 +280,37 @@ pub(crate) mod tests {
         assert!(run.compatibility_warnings().is_empty());
     }
 
+    /// RQ operators export `RQ_REDIS_*`; the defaults test must pass in their shell too.
+    /// Setting variables in this process would race the other tests, so the test binary
+    /// runs the defaults test again in a child that has every variable set.
+    #[test]
+    fn the_defaults_test_passes_with_every_rq_redis_variable_exported() {
+        let exported = [
+            ("RQ_REDIS_HOST", "redis.internal"),
+            ("RQ_REDIS_PORT", "6380"),
+            ("RQ_REDIS_DB", "3"),
+            ("RQ_REDIS_PASSWORD", "secret"),
+            ("RQ_REDIS_URL", "redis://elsewhere:6390/4"),
+            ("RQ_REDIS_USERNAME", "ops"),
+            ("RQ_REDIS_PASSWORD_FILE", "/nonexistent/password"),
+            ("RQ_REDIS_SENTINELS", "127.0.0.1:26379"),
+            ("RQ_REDIS_SENTINEL_MASTER", "mymaster"),
+            ("RQ_REDIS_SENTINEL_PASSWORD", "secret"),
+        ];
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "cli::tests::defaults_match_rqscheduler"])
+            .args(["--test-threads", "1", "--nocapture"])
+            .envs(exported)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn every_rqscheduler_flag_parses() {
         let cli = parse(&[
