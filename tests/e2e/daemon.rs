@@ -332,3 +332,107 @@ async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
         "{log}"
     );
 }
+
+/// Redis commands served so far, other than the test's own `INFO`.
+async fn commands_served(conn: &redis::aio::ConnectionManager) -> u64 {
+    let info: String = q(conn, redis::cmd("INFO").arg("commandstats")).await;
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// The log is for people: nothing per idle poll, one info line per batch, one debug line
+/// per job (with `-v`), and `RUST_LOG` filters it.
+#[tokio::test]
+async fn the_log_has_a_line_per_batch_a_line_per_job_at_debug_and_none_per_idle_poll() {
+    for (flag, rust_log) in [(None, None), (Some("-v"), None), (None, Some("warn"))] {
+        let server = RedisServer::start();
+        let conn = server.connection().await;
+        let store = Jobs::new(conn.clone());
+        let url = server.url();
+        let mut args = vec!["-u", &url, "--name", "quiet", "-i", "0.05"];
+        args.extend(["--peek-interval", "0.05"]);
+        args.extend(flag);
+        let env: Vec<(&str, &str)> = rust_log.map(|f| ("RUST_LOG", f)).into_iter().collect();
+        let d = Daemon::start_env(&args, &env);
+        eventually(T, "the lock", || async {
+            let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
+            lock
+        })
+        .await;
+        // Idle: wait until the daemon has polled Redis many times, then read the log.
+        let before = commands_served(&conn).await;
+        let idle_log = d.log();
+        eventually(T, "40 idle polls", || async {
+            (commands_served(&conn).await >= before + 40).then_some(())
+        })
+        .await;
+        let after_idle = d.log();
+        assert_eq!(
+            after_idle[idle_log.len()..].lines().count(),
+            0,
+            "nothing is logged per idle poll: {after_idle}"
+        );
+        // Three jobs fall due at once: one ZADD moves them from the far future to now.
+        for id in ["log-a", "log-b", "log-c"] {
+            store
+                .schedule(id, &client_job("default"), 4e9)
+                .await
+                .unwrap();
+        }
+        let now = (now_secs() - 1) as f64;
+        let _: i64 = q(
+            &conn,
+            redis::cmd("ZADD")
+                .arg("rq:scheduler:scheduled_jobs")
+                .arg("XX")
+                .arg(now)
+                .arg("log-a")
+                .arg(now)
+                .arg("log-b")
+                .arg(now)
+                .arg("log-c"),
+        )
+        .await;
+        eventually(T, "three jobs handed over", || async {
+            (queue(&conn, "default").await.len() == 3).then_some(())
+        })
+        .await;
+        let log = eventually(T, "the batch line", || async {
+            let log = d.log();
+            (rust_log.is_some() || log.contains("handed over a batch")).then_some(log)
+        })
+        .await;
+        let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+        let per_job = ["log-a", "log-b", "log-c"]
+            .iter()
+            .filter(|id| {
+                log.lines()
+                    .any(|l| l.contains("hand-off") && l.contains(*id))
+            })
+            .count();
+        match (flag, rust_log) {
+            (None, None) => {
+                assert_eq!(count("became the active instance"), 1, "{log}");
+                assert_eq!(count("handed over a batch"), 1, "{log}");
+                assert_eq!(count("hand-off"), 0, "no per-job lines at info: {log}");
+            }
+            (Some(_), _) => {
+                assert_eq!(count("handed over a batch"), 1, "{log}");
+                assert_eq!(per_job, 3, "one debug line per job: {log}");
+            }
+            (None, Some(_)) => {
+                assert_eq!(count("became the active instance"), 0, "{log}");
+                assert_eq!(count("handed over a batch"), 0, "{log}");
+            }
+        }
+    }
+}

@@ -375,6 +375,13 @@ fn demo_hands_over_and_runs_every_job_then_leaves_nothing_running() {
 fn demo_keep_runs_until_ctrl_c_then_stops_everything() {
     let mut demo = Demo::start(&["--keep"]);
     demo.wait_for("redis-cli -p", SETUP);
+    demo.wait_for("status page: http://", SETUP);
+    let url = demo.seen.last().unwrap().clone();
+    let page = http_get(url.split("http://").nth(1).unwrap());
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("<html"),
+        "the printed status page answers: {url}\n{page}"
+    );
     demo.wait_for("ran job", SETUP);
     let pid = Pid::from_raw(i32::try_from(demo.child.id()).unwrap());
     kill(pid, Signal::SIGINT).unwrap();
@@ -389,4 +396,22 @@ fn demo_keep_runs_until_ctrl_c_then_stops_everything() {
     assert!(handed_over > 0, "{}", demo.report());
     assert_eq!(handed_over, ran, "{}", demo.report());
     demo.assert_nothing_left();
+}
+
+/// GET of `host:port/path` over plain HTTP/1.1; the whole response, headers included.
+fn http_get(address: &str) -> String {
+    use std::io::Write;
+    let (host, path) = address.split_once('/').unwrap_or((address, ""));
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
