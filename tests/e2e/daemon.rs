@@ -368,9 +368,22 @@ async fn the_log_has_a_line_per_batch_a_line_per_job_at_debug_and_none_per_idle_
             lock
         })
         .await;
+        // The lock is set before the line that says so is written: wait for the line,
+        // then for a few polls, so that everything the activation logs is in.
+        if rust_log.is_none() {
+            eventually(T, "the active line", || async {
+                d.log().contains("became the active instance").then_some(())
+            })
+            .await;
+        }
+        let active = commands_served(&conn).await;
+        eventually(T, "5 polls", || async {
+            (commands_served(&conn).await >= active + 5).then_some(())
+        })
+        .await;
         // Idle: wait until the daemon has polled Redis many times, then read the log.
-        let before = commands_served(&conn).await;
         let idle_log = d.log();
+        let before = commands_served(&conn).await;
         eventually(T, "40 idle polls", || async {
             (commands_served(&conn).await >= before + 40).then_some(())
         })
@@ -406,19 +419,25 @@ async fn the_log_has_a_line_per_batch_a_line_per_job_at_debug_and_none_per_idle_
             (queue(&conn, "default").await.len() == 3).then_some(())
         })
         .await;
+        let per_job = |log: &str| {
+            ["log-a", "log-b", "log-c"]
+                .iter()
+                .filter(|id| {
+                    log.lines()
+                        .any(|l| l.contains("hand-off") && l.contains(*id))
+                })
+                .count()
+        };
+        // Lines are written just after the commit that the queue shows: wait for them.
         let log = eventually(T, "the batch line", || async {
             let log = d.log();
-            (rust_log.is_some() || log.contains("handed over a batch")).then_some(log)
+            let batch = rust_log.is_some() || log.contains("handed over a batch");
+            let jobs = flag.is_none() || per_job(&log) == 3;
+            (batch && jobs).then_some(log)
         })
         .await;
         let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
-        let per_job = ["log-a", "log-b", "log-c"]
-            .iter()
-            .filter(|id| {
-                log.lines()
-                    .any(|l| l.contains("hand-off") && l.contains(*id))
-            })
-            .count();
+        let per_job = per_job(&log);
         match (flag, rust_log) {
             (None, None) => {
                 assert_eq!(count("became the active instance"), 1, "{log}");
