@@ -118,23 +118,32 @@ async fn used_memory(conn: &redis::aio::ConnectionManager) -> u64 {
 /// queue with the fields of a hand-off. A batch that failed half-way would leave a job
 /// marked queued but still scheduled, or pushed without its fields.
 async fn each_job_whole(conn: &redis::aio::ConnectionManager, ids: &[String]) -> (usize, usize) {
-    let pushed: Vec<String> = q(
-        conn,
-        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
-    )
-    .await;
+    // One read-only script: a batch that the daemon commits meanwhile lands wholly before
+    // or wholly after this read, never in the middle of it. (MULTI would be refused while
+    // Redis is over its memory limit; a script flagged no-writes is not.)
+    let script = redis::Script::new(
+        r#"#!lua flags=no-writes
+local out = { redis.call('LRANGE', KEYS[1], 0, -1) }
+for _, id in ipairs(ARGV) do
+  local key = 'rq:job:' .. id
+  out[#out + 1] = {
+    redis.call('HGET', key, 'status'),
+    redis.call('HEXISTS', key, 'enqueued_at'),
+    redis.call('ZSCORE', KEYS[2], id),
+  }
+end
+return out
+"#,
+    );
+    let mut invocation = script.key("rq:queue:default");
+    invocation.key("rq:scheduler:scheduled_jobs").arg(ids);
+    let mut replies: Vec<redis::Value> = invocation.invoke_async(&mut conn.clone()).await.unwrap();
+    let jobs = replies.split_off(1);
+    let pushed: Vec<String> = redis::FromRedisValue::from_redis_value(replies.remove(0)).unwrap();
     let (mut waiting, mut moved) = (0, 0);
-    for id in ids {
-        let key = format!("rq:job:{id}");
-        let status: Option<String> = q(conn, redis::cmd("HGET").arg(&key).arg("status")).await;
-        let enqueued: bool = q(conn, redis::cmd("HEXISTS").arg(&key).arg("enqueued_at")).await;
-        let score: Option<f64> = q(
-            conn,
-            redis::cmd("ZSCORE")
-                .arg("rq:scheduler:scheduled_jobs")
-                .arg(id),
-        )
-        .await;
+    for (id, job) in ids.iter().zip(jobs) {
+        let (status, enqueued, score): (Option<String>, bool, Option<f64>) =
+            redis::FromRedisValue::from_redis_value(job).unwrap();
         let in_queue = pushed.iter().filter(|p| *p == id).count();
         match (score, in_queue) {
             (Some(_), 0) => {

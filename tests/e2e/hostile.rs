@@ -84,13 +84,15 @@ async fn look_alike_ids_each_reach_their_own_queue_once() {
         .schedule(&replaced, &client_job("default"), 5.0)
         .await
         .unwrap();
+    let before = now_secs();
     let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
     assert_eq!(d.exit_code(T), 0, "{}", d.log());
     assert_eq!(raw_queue(&conn, "attacker_q").await, [raw.as_bytes()]);
     assert_eq!(raw_queue(&conn, "default").await, [replaced.as_bytes()]);
     assert_eq!(jobs.0.score(&replaced).await.unwrap(), None);
     let next = jobs.0.score(&raw).await.unwrap().expect("re-armed");
-    assert!(next > now_secs() as f64, "{next}");
+    // Re-armed one interval (5 s) after the hand-off, which came after `before`.
+    assert!(next >= (before + 5) as f64, "{next}");
 }
 
 /// A job id with a newline or an escape sequence cannot forge a log line or colour the

@@ -12,12 +12,13 @@ use crate::support::{Daemon, Jobs, Rng, eventually, now_secs, q};
 
 const T: Duration = Duration::from_secs(120);
 
-/// `{'interval': 600}` and `{'interval': 60, 'repeat': 5}` as rq-scheduler pickles them.
+/// `{'interval': 600}` and `{'interval': 3600, 'repeat': 5}` as rq-scheduler pickles
+/// them; intervals longer than any round, so no job falls due twice on a slow machine.
 const INTERVAL_META: &str = "80059512000000000000007d948c08696e74657276616c944d5802732e";
 const REPEAT_META: &str =
-    "8005951d000000000000007d94288c08696e74657276616c944b3c8c06726570656174944b05752e";
+    "8005951e000000000000007d94288c08696e74657276616c944d100e8c06726570656174944b05752e";
 const REPEAT_META_AFTER_ONE_RUN: &str =
-    "8005951d000000000000007d94288c08696e74657276616c944b3c8c06726570656174944b04752e";
+    "8005951e000000000000007d94288c08696e74657276616c944d100e8c06726570656174944b04752e";
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())

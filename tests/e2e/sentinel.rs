@@ -115,7 +115,11 @@ async fn rqs_follows_the_master_through_a_graceful_and_a_hard_failover() {
     let start = now() + 3.0;
     let stream = Stream::schedule(&conn, "failover", start, Duration::from_millis(100), 600).await;
     // Every job on the replica before anything fails.
-    let _: i64 = q(&conn, redis::cmd("WAIT").arg(1).arg(5000)).await;
+    eventually(T, "the replica has every job", || async {
+        let acked: i64 = q(&conn, redis::cmd("WAIT").arg(1).arg(5000)).await;
+        (acked == 1).then_some(())
+    })
+    .await;
 
     // Graceful: the replica is promoted, the old master demoted.
     tokio::time::sleep(Duration::from_secs(5)).await;

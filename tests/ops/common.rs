@@ -203,7 +203,8 @@ impl Served {
             let log = daemon.log();
             async move {
                 let rest = log.split_once("status page on http://")?.1;
-                Some(rest.split('/').next()?.to_owned())
+                // A line still being written has no `/` yet: wait for the whole address.
+                Some(rest.split_once('/')?.0.to_owned())
             }
         })
         .await;

@@ -100,6 +100,13 @@ async fn the_status_page_in_headless_chromium() {
     // An instance that ran and died: its record stays for a minute.
     let mut old = Daemon::start(&["run", "--burst", "-u", &url, "--name", "earlier-burst"]);
     assert_eq!(old.exit_code(T), 0, "{}", old.log());
+    // A minute can pass before the browser reads the page on a loaded machine: keep it.
+    let kept: i64 = redis::cmd("PERSIST")
+        .arg("rq:scheduler_instance:earlier-burst")
+        .query_async(&mut conn.clone())
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "the dead instance's record has its death TTL");
     scenario(&env, &["due", &url, "due-later", "reports"]);
 
     let mut served = Served::start(&url, &["-i", "1", "--name", "page-1"]).await;

@@ -347,7 +347,7 @@ async fn permission_errors_name_the_command_and_the_key() {
     assert!(err.contains("keys rq:scheduler_lock"), "{err}");
 }
 
-/// Redis stalls (`DEBUG SLEEP`) longer than the response timeout: calls time out, and
+/// Redis stalls (`CLIENT PAUSE`) longer than the response timeout: calls time out, and
 /// after two timeouts in a row the connection is replaced, so it serves again as soon as
 /// Redis does.
 #[tokio::test]
@@ -358,13 +358,12 @@ async fn a_stalled_server_times_out_and_the_connection_recovers() {
             .await
             .unwrap();
     let mut admin = admin(&server).await;
-    let sleeper = tokio::spawn(async move {
-        let _: redis::RedisResult<()> = redis::cmd("DEBUG")
-            .arg(&["SLEEP", "2"])
-            .query_async(&mut admin)
-            .await;
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The pause is in place once its reply is back: no guess at when the stall begins.
+    let () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "4000", "ALL"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
     let mut timeouts = 0;
     let started = Instant::now();
     loop {
@@ -380,7 +379,6 @@ async fn a_stalled_server_times_out_and_the_connection_recovers() {
             "never recovered"
         );
     }
-    sleeper.await.unwrap();
     eprintln!(
         "{timeouts} timeouts, serving again {:?} after the stall began",
         started.elapsed()

@@ -206,7 +206,8 @@ def field(name, value, since):
 
 
 def dump(url, since):
-    """Every key: type, TTL (-1 none) and content, with daemon-chosen values normalised."""
+    """Every key: type, expiry (unix seconds; -1 none) and content, with daemon-chosen
+    values normalised."""
     conn = Redis.from_url(url)
     out = {}
     meta_bytes = {}
@@ -214,6 +215,10 @@ def dump(url, since):
         key = text(raw_key)
         kind = conn.type(raw_key).decode()
         ttl = conn.ttl(raw_key)
+        if ttl >= 0:
+            # The expiry instant, not the time left: two dumps taken one after the other
+            # (a slow interpreter start between them) still compare.
+            ttl += int(conn.time()[0])
         if kind == "string":
             value = text(conn.get(raw_key))
         elif kind == "hash":

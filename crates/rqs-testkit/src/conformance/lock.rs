@@ -92,8 +92,22 @@ pub async fn a_silent_holder_loses_its_lease_to_another_handle(
     other: &impl LockProvider,
 ) {
     let lease = Duration::from_millis(300);
-    assert!(lock.acquire("silent@1.0", lease).await.unwrap());
-    assert!(!other.acquire("standby@2.0", LONG).await.unwrap());
+    let mut round = 1;
+    loop {
+        let started = tokio::time::Instant::now();
+        assert!(lock.acquire("silent@1.0", lease).await.unwrap());
+        if !other.acquire("standby@2.0", LONG).await.unwrap() {
+            break;
+        }
+        // Only a stall past the lease between the two calls lets this happen: try again.
+        assert!(
+            started.elapsed() >= lease,
+            "a live lease was taken (round {round})"
+        );
+        assert!(other.release("standby@2.0").await.unwrap());
+        assert!(round < 5, "five rounds in a row stalled past the lease");
+        round += 1;
+    }
     tokio::time::sleep(lease).await;
     // The backend expires the lease on its own clock: give it time, boundedly.
     let mut waited = Duration::ZERO;

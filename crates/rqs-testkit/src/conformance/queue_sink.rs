@@ -140,7 +140,8 @@ pub async fn enqueue_keeps_an_existing_timeout(sink: &impl QueueSink, probe: &im
 pub async fn enqueue_expires_a_job_with_ttl(sink: &impl QueueSink, probe: &impl Probe) {
     run(sink, probe, "t", client_job_with("q", &[("ttl", b"600")])).await;
     let ttl = probe.job_ttl("t").await.expect("hash has a ttl");
-    assert!((590..=600).contains(&ttl), "{ttl}");
+    // Up to 40 s for a stalled machine between the hand-off and the read.
+    assert!((560..=600).contains(&ttl), "{ttl}");
     run(sink, probe, "n", client_job_with("q", &[("ttl", b"-1")])).await;
     assert_eq!(probe.job_ttl("n").await, None);
 }
