@@ -156,6 +156,7 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) -> bool {
+        let ready_before = self.ready_lines();
         let mut cmd = match &self.options.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -216,7 +217,10 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if self.ping() {
+            // A PING answered on our port may come from another test's server that took
+            // the port first: only our own log saying it is ready (once more than before
+            // a restart) proves that the server answering is ours.
+            if self.ping() && self.ready_lines() > ready_before {
                 return true;
             }
             if let Some(child) = self.child.as_mut()
@@ -230,6 +234,10 @@ impl RedisServer {
         }
         self.kill();
         false
+    }
+
+    fn ready_lines(&self) -> usize {
+        self.log().matches("Ready to accept connections").count()
     }
 
     fn ping(&self) -> bool {
