@@ -355,104 +355,122 @@ async fn commands_served(conn: &redis::aio::ConnectionManager) -> u64 {
 #[tokio::test]
 async fn the_log_has_a_line_per_batch_a_line_per_job_at_debug_and_none_per_idle_poll() {
     for (flag, rust_log) in [(None, None), (Some("-v"), None), (None, Some("warn"))] {
-        let server = RedisServer::start();
-        let conn = server.connection().await;
-        let store = Jobs::new(conn.clone());
-        let url = server.url();
-        let mut args = vec!["-u", &url, "--name", "quiet", "-i", "0.05"];
-        args.extend(["--peek-interval", "0.05"]);
-        args.extend(flag);
-        let env: Vec<(&str, &str)> = rust_log.map(|f| ("RUST_LOG", f)).into_iter().collect();
-        let d = Daemon::start_env(&args, &env);
-        eventually(T, "the lock", || async {
-            let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
-            lock
-        })
-        .await;
-        // The lock is set before the line that says so is written: wait for the line,
-        // then for a few polls, so that everything the activation logs is in.
-        if rust_log.is_none() {
-            eventually(T, "the active line", || async {
-                d.log().contains("became the active instance").then_some(())
-            })
-            .await;
-        }
-        let active = commands_served(&conn).await;
-        eventually(T, "5 polls", || async {
-            (commands_served(&conn).await >= active + 5).then_some(())
-        })
-        .await;
-        // Idle: wait until the daemon has polled Redis many times, then read the log.
-        let idle_log = d.log();
-        let before = commands_served(&conn).await;
-        eventually(T, "40 idle polls", || async {
-            (commands_served(&conn).await >= before + 40).then_some(())
-        })
-        .await;
-        let after_idle = d.log();
-        assert_eq!(
-            after_idle[idle_log.len()..].lines().count(),
-            0,
-            "nothing is logged per idle poll: {after_idle}"
-        );
-        // Three jobs fall due at once: one ZADD moves them from the far future to now.
-        for id in ["log-a", "log-b", "log-c"] {
-            store
-                .schedule(id, &client_job("default"), 4e9)
-                .await
-                .unwrap();
-        }
-        let now = (now_secs() - 1) as f64;
-        let _: i64 = q(
-            &conn,
-            redis::cmd("ZADD")
-                .arg("rq:scheduler:scheduled_jobs")
-                .arg("XX")
-                .arg(now)
-                .arg("log-a")
-                .arg(now)
-                .arg("log-b")
-                .arg(now)
-                .arg("log-c"),
-        )
-        .await;
-        eventually(T, "three jobs handed over", || async {
-            (queue(&conn, "default").await.len() == 3).then_some(())
-        })
-        .await;
-        let per_job = |log: &str| {
-            ["log-a", "log-b", "log-c"]
-                .iter()
-                .filter(|id| {
-                    log.lines()
-                        .any(|l| l.contains("hand-off") && l.contains(*id))
-                })
-                .count()
-        };
-        // Lines are written just after the commit that the queue shows: wait for them.
-        let log = eventually(T, "the batch line", || async {
-            let log = d.log();
-            let batch = rust_log.is_some() || log.contains("handed over a batch");
-            let jobs = flag.is_none() || per_job(&log) == 3;
-            (batch && jobs).then_some(log)
-        })
-        .await;
-        let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
-        let per_job = per_job(&log);
-        match (flag, rust_log) {
-            (None, None) => {
-                assert_eq!(count("became the active instance"), 1, "{log}");
-                assert_eq!(count("handed over a batch"), 1, "{log}");
-                assert_eq!(count("hand-off"), 0, "no per-job lines at info: {log}");
-            }
-            (Some(_), _) => {
-                assert_eq!(count("handed over a batch"), 1, "{log}");
-                assert_eq!(per_job, 3, "one debug line per job: {log}");
-            }
-            (None, Some(_)) => {
-                assert_eq!(count("became the active instance"), 0, "{log}");
-                assert_eq!(count("handed over a batch"), 0, "{log}");
-            }
+        // A machine stalled past the 5 s lease logs the lost lease and the retaking:
+        // lines this test cannot tell from chatter. Such a round is run again.
+        let mut round = 1;
+        while !log_round(flag, rust_log).await {
+            assert!(round < 5, "five rounds in a row stalled past the lease");
+            round += 1;
         }
     }
+}
+
+/// One round of the log test; `false` when the daemon lost its lease to a stall.
+async fn log_round(flag: Option<&str>, rust_log: Option<&str>) -> bool {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let store = Jobs::new(conn.clone());
+    let url = server.url();
+    let mut args = vec!["-u", &url, "--name", "quiet", "-i", "0.05"];
+    args.extend(["--peek-interval", "0.05"]);
+    args.extend(flag);
+    let env: Vec<(&str, &str)> = rust_log.map(|f| ("RUST_LOG", f)).into_iter().collect();
+    let d = Daemon::start_env(&args, &env);
+    eventually(T, "the lock", || async {
+        let lock: Option<String> = q(&conn, redis::cmd("GET").arg("rq:scheduler_lock")).await;
+        lock
+    })
+    .await;
+    // The lock is set before the line that says so is written: wait for the line,
+    // then for a few polls, so that everything the activation logs is in.
+    if rust_log.is_none() {
+        eventually(T, "the active line", || async {
+            d.log().contains("became the active instance").then_some(())
+        })
+        .await;
+    }
+    let active = commands_served(&conn).await;
+    eventually(T, "5 polls", || async {
+        (commands_served(&conn).await >= active + 5).then_some(())
+    })
+    .await;
+    // Idle: wait until the daemon has polled Redis many times, then read the log.
+    let idle_log = d.log();
+    let before = commands_served(&conn).await;
+    eventually(T, "40 idle polls", || async {
+        (commands_served(&conn).await >= before + 40).then_some(())
+    })
+    .await;
+    let after_idle = d.log();
+    if after_idle.contains("standing by") {
+        return false;
+    }
+    assert_eq!(
+        after_idle[idle_log.len()..].lines().count(),
+        0,
+        "nothing is logged per idle poll: {after_idle}"
+    );
+    // Three jobs fall due at once: one ZADD moves them from the far future to now.
+    for id in ["log-a", "log-b", "log-c"] {
+        store
+            .schedule(id, &client_job("default"), 4e9)
+            .await
+            .unwrap();
+    }
+    let now = (now_secs() - 1) as f64;
+    let _: i64 = q(
+        &conn,
+        redis::cmd("ZADD")
+            .arg("rq:scheduler:scheduled_jobs")
+            .arg("XX")
+            .arg(now)
+            .arg("log-a")
+            .arg(now)
+            .arg("log-b")
+            .arg(now)
+            .arg("log-c"),
+    )
+    .await;
+    eventually(T, "three jobs handed over", || async {
+        (queue(&conn, "default").await.len() == 3).then_some(())
+    })
+    .await;
+    let per_job = |log: &str| {
+        ["log-a", "log-b", "log-c"]
+            .iter()
+            .filter(|id| {
+                log.lines()
+                    .any(|l| l.contains("hand-off") && l.contains(*id))
+            })
+            .count()
+    };
+    // Lines are written just after the commit that the queue shows: wait for them.
+    let log = eventually(T, "the batch line", || async {
+        let log = d.log();
+        let batch = rust_log.is_some() || log.contains("handed over a batch");
+        let jobs = flag.is_none() || per_job(&log) == 3;
+        (batch && jobs).then_some(log)
+    })
+    .await;
+    if log.contains("standing by") {
+        return false;
+    }
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    let per_job = per_job(&log);
+    match (flag, rust_log) {
+        (None, None) => {
+            assert_eq!(count("became the active instance"), 1, "{log}");
+            assert_eq!(count("handed over a batch"), 1, "{log}");
+            assert_eq!(count("hand-off"), 0, "no per-job lines at info: {log}");
+        }
+        (Some(_), _) => {
+            assert_eq!(count("handed over a batch"), 1, "{log}");
+            assert_eq!(per_job, 3, "one debug line per job: {log}");
+        }
+        (None, Some(_)) => {
+            assert_eq!(count("became the active instance"), 0, "{log}");
+            assert_eq!(count("handed over a batch"), 0, "{log}");
+        }
+    }
+    true
 }
