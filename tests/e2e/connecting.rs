@@ -159,7 +159,12 @@ async fn an_acl_user_limited_to_rq_keys_runs_everything() {
             .is_some()
     );
     let log = d.log();
-    assert!(!log.contains("NOPERM") && !log.contains("WARN"), "{log}");
+    // Warnings other than a lease lost to a stalled machine.
+    let warnings = log
+        .lines()
+        .filter(|l| l.contains("WARN") && !l.contains("standing by"))
+        .count();
+    assert!(!log.contains("NOPERM") && warnings == 0, "{log}");
     let keys: Vec<String> = q(&admin, redis::cmd("KEYS").arg("*")).await;
     let outside: Vec<&String> = keys
         .iter()

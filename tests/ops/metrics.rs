@@ -32,8 +32,13 @@ async fn counters_move_as_jobs_are_handed_over() {
         .await;
     let m = served.metrics();
     assert_eq!(m["rqs_is_leader"], 1.0);
-    assert_eq!(m["rqs_lock_acquired_total"], 1.0);
-    assert_eq!(m["rqs_lock_lost_total"], 0.0);
+    // Taken once; a machine stalled past the lease loses it and takes it again, and both
+    // are counted.
+    assert_eq!(
+        m["rqs_lock_acquired_total"],
+        m["rqs_lock_lost_total"] + 1.0,
+        "{m:?}"
+    );
     assert_eq!(m["rqs_jobs_rescheduled_total"], 0.0);
     assert!(m["rqs_batch_duration_seconds_count"] >= 1.0);
 
