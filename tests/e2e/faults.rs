@@ -62,11 +62,7 @@ async fn a_stalled_redis_loses_and_duplicates_nothing() {
 
     all_moved(&conn, &stream).await;
     let lateness = stream.assert_each_once(&conn).await;
-    assert!(
-        d.wait(Duration::ZERO).is_none(),
-        "still running: {}",
-        d.log()
-    );
+    d.assert_running();
     let log = d.log();
     assert!(log.contains("retrying"), "the stall was noticed: {log}");
     for (i, (at, length)) in stalls.iter().enumerate() {
@@ -95,11 +91,7 @@ async fn a_flushed_script_cache_is_reloaded_without_a_hitch() {
     }
     all_moved(&conn, &stream).await;
     let lateness = stream.assert_each_once(&conn).await;
-    assert!(
-        d.wait(Duration::ZERO).is_none(),
-        "still running: {}",
-        d.log()
-    );
+    d.assert_running();
     let log = d.log();
     assert!(!log.contains("backend error"), "{log}");
     let (w, n) = worst(&stream, &lateness, 0.0, f64::MAX);
@@ -211,11 +203,7 @@ async fn a_full_redis_refuses_whole_batches_and_the_daemon_carries_on() {
         "memory freed: the jobs due meanwhile moved {back:.2} s later (all {:.2} s)",
         done - freed
     );
-    assert!(
-        d.wait(Duration::ZERO).is_none(),
-        "still running: {}",
-        d.log()
-    );
+    d.assert_running();
     for line in d.log().lines().filter(|l| l.contains("OOM")).take(3) {
         eprintln!("rqs: {line}");
     }
@@ -245,11 +233,7 @@ async fn a_network_partition_loses_and_duplicates_nothing() {
     let conn = server.connection().await;
     all_moved(&conn, &stream).await;
     let lateness = stream.assert_each_once(&conn).await;
-    assert!(
-        d.wait(Duration::ZERO).is_none(),
-        "still running: {}",
-        d.log()
-    );
+    d.assert_running();
     for (i, (at, length)) in cuts.iter().enumerate() {
         let (during, n) = worst(&stream, &lateness, *at, at + length);
         let back = last_moved(&stream, &lateness, *at, at + length) - (at + length);

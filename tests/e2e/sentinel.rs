@@ -168,11 +168,7 @@ async fn rqs_follows_the_master_through_a_graceful_and_a_hard_failover() {
     })
     .await;
     let lateness = stream.assert_each_once(&conn).await;
-    assert!(
-        d.wait(Duration::ZERO).is_none(),
-        "still running: {}",
-        d.log()
-    );
+    d.assert_running();
     let log = d.log();
     for line in log.lines().filter(|l| !l.contains("handed over a batch")) {
         eprintln!("rqs: {line}");

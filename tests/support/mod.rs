@@ -127,6 +127,15 @@ impl Daemon {
         }
     }
 
+    /// Panics, with the log, if the process has exited.
+    pub fn assert_running(&mut self) {
+        assert!(
+            self.wait(Duration::ZERO).is_none(),
+            "rqs exited: {}",
+            self.log()
+        );
+    }
+
     /// Waits for the exit and returns the exit code; panics after `timeout`.
     pub fn exit_code(&mut self, timeout: Duration) -> i32 {
         let status = self

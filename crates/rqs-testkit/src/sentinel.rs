@@ -1,7 +1,6 @@
 //! A private Redis Sentinel per test, watching a [`RedisServer`](crate::RedisServer) master.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -111,16 +110,7 @@ fn log(dir: &tempfile::TempDir) -> String {
 }
 
 fn ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut reply = [0u8; 7];
-    // With a password it answers NOAUTH: up all the same.
-    stream.read_exact(&mut reply).is_ok() && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
+    crate::server::answers_ping(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
 }
 
 impl Drop for RedisSentinel {

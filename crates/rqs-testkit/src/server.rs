@@ -241,17 +241,7 @@ impl RedisServer {
     }
 
     fn ping(&self) -> bool {
-        let addr = SocketAddr::from((self.host(), self.port));
-        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        if stream.write_all(b"PING\r\n").is_err() {
-            return false;
-        }
-        let mut reply = [0u8; 7];
-        // A server with a password answers NOAUTH: it is up all the same.
-        stream.read_exact(&mut reply).is_ok() && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
+        answers_ping(SocketAddr::from((self.host(), self.port)))
     }
 
     /// The server's process id, while it runs.
@@ -347,4 +337,18 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether a Redis server (or sentinel) answers `PING` at `addr`.
+pub(crate) fn answers_ping(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut reply = [0u8; 7];
+    // A server with a password answers NOAUTH: it is up all the same.
+    stream.read_exact(&mut reply).is_ok() && (&reply == b"+PONG\r\n" || &reply == b"-NOAUTH")
 }
