@@ -6,8 +6,9 @@
 //! field in order, every list in order, every score. (How many jobs took the fast lane
 //! is printed; `plain_and_periodic_jobs_take_the_fast_lane` makes sure it is used.)
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
@@ -35,17 +36,50 @@ impl Clock for Fixed {
     }
 }
 
-/// Counts what the fast lane handed over, so the test knows it was exercised.
+/// Counts what the fast lane handed over, so the test knows it was exercised, and checks
+/// that each job is reported with the score it had in the schedule (the script reads a
+/// score once per run of equal ones, not once per job).
 #[derive(Debug)]
 struct Counting {
     inner: RedisJobStore<ConnectionManager>,
+    conn: ConnectionManager,
     handed: Arc<AtomicUsize>,
+    wrong_scores: Arc<Mutex<Vec<String>>>,
+}
+
+impl Counting {
+    fn new(conn: &ConnectionManager, handed: Arc<AtomicUsize>) -> Self {
+        Self {
+            inner: RedisJobStore::new(conn.clone()),
+            conn: conn.clone(),
+            handed,
+            wrong_scores: Arc::default(),
+        }
+    }
 }
 
 #[async_trait]
 impl FastHandOff for Counting {
     async fn fast_pass(&self, lane: &FastLane) -> rqs_store::Result<FastPass> {
+        let before: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
+            .arg(rqs_core::keys::SCHEDULED_JOBS)
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut self.conn.clone())
+            .await
+            .unwrap();
+        let before: HashMap<Vec<u8>, f64> = before.into_iter().collect();
         let window = self.inner.fast_pass(lane).await?;
+        for job in &window.handed {
+            let read = before.get(job.job_id.as_bytes()).copied();
+            if read != Some(job.score) {
+                self.wrong_scores.lock().unwrap().push(format!(
+                    "{} reported at {}, scheduled at {read:?}",
+                    job.job_id, job.score
+                ));
+            }
+        }
         self.handed
             .fetch_add(window.handed.len(), Ordering::Relaxed);
         Ok(window)
@@ -194,7 +228,9 @@ async fn seed(conn: &ConnectionManager, jobs: &[Job], dep_finished: bool, odd_qu
     }
 }
 
-async fn run(conn: &ConnectionManager, fast: Option<Arc<AtomicUsize>>) {
+/// Runs a burst; with `fast`, through the fast lane, returning the jobs it reported
+/// with a wrong score.
+async fn run(conn: &ConnectionManager, fast: Option<Arc<AtomicUsize>>) -> Vec<String> {
     let store = RedisJobStore::new(conn.clone());
     let mut scheduler = Scheduler::new(
         store.clone(),
@@ -204,13 +240,14 @@ async fn run(conn: &ConnectionManager, fast: Option<Arc<AtomicUsize>>) {
         SchedulerConfig::new("diff").burst(true).batch_size(3),
     )
     .with_clock(Arc::new(Fixed));
+    let mut wrong = Arc::default();
     if let Some(handed) = fast {
-        scheduler = scheduler.with_fast_lane(Arc::new(Counting {
-            inner: store,
-            handed,
-        }));
+        let counting = Counting::new(conn, handed);
+        wrong = counting.wrong_scores.clone();
+        scheduler = scheduler.with_fast_lane(Arc::new(counting));
     }
     scheduler.run(std::future::pending()).await.unwrap();
+    std::mem::take(&mut *wrong.lock().unwrap())
 }
 
 /// Every key of a database, as comparable text: type, value (hash fields in stored
@@ -336,14 +373,20 @@ fn the_fast_lane_hands_over_exactly_as_decide_does() {
             seed(&fast_conn, &jobs, dep_finished, odd_queue).await;
             seed(&slow_conn, &jobs, dep_finished, odd_queue).await;
             let from = server_seconds(&fast_conn).await;
-            run(&fast_conn, Some(handed.clone())).await;
+            let wrong = run(&fast_conn, Some(handed.clone())).await;
             run(&slow_conn, None).await;
             let to = server_seconds(&fast_conn).await;
             let mut outside = blank_server_stamps(&fast_conn, from, to).await;
             outside.extend(blank_server_stamps(&slow_conn, from, to).await);
-            (dump(&fast_conn).await, dump(&slow_conn).await, outside)
+            (
+                dump(&fast_conn).await,
+                dump(&slow_conn).await,
+                outside,
+                wrong,
+            )
         });
         prop_assert!(with.2.is_empty(), "stamps outside the runs: {:?}", with.2);
+        prop_assert!(with.3.is_empty(), "wrong scores: {:?}", with.3);
         let (with, without) = (with.0, with.1);
         prop_assert_eq!(with, without);
         exercised.fetch_add(handed.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -371,7 +414,7 @@ fn plain_and_periodic_jobs_take_the_fast_lane() {
     let jobs: Vec<Job> = (0..40)
         .map(|n| Job {
             kind: 5,
-            score: 1,
+            score: 1 + (n / 7 % 3) as u8,
             data: true,
             origin: Some("default"),
             status: Some("scheduled"),
@@ -387,7 +430,8 @@ fn plain_and_periodic_jobs_take_the_fast_lane() {
         let (a, b) = (server.connection_db(1).await, server.connection_db(2).await);
         seed(&a, &jobs, true, false).await;
         seed(&b, &jobs, true, false).await;
-        run(&a, Some(handed.clone())).await;
+        let wrong = run(&a, Some(handed.clone())).await;
+        assert!(wrong.is_empty(), "wrong scores: {wrong:?}");
         run(&b, None).await;
         (dump(&a).await, dump(&b).await)
     });
@@ -399,4 +443,45 @@ fn plain_and_periodic_jobs_take_the_fast_lane() {
         "{} of 40 through the fast lane",
         handed.load(Ordering::Relaxed)
     );
+}
+
+/// A window that skips jobs (the ones a pass could not move) and spans several scores
+/// reports each job with its own score.
+#[test]
+fn a_window_after_skipped_jobs_reports_each_score() {
+    let rt = runtime();
+    let server = RedisServer::start();
+    let scores = [1u8, 1, 2, 2, 2, 3, 3, 4, 4, 4];
+    let jobs: Vec<Job> = scores
+        .iter()
+        .map(|&score| Job {
+            kind: 5,
+            score,
+            data: true,
+            origin: Some("default"),
+            status: Some("scheduled"),
+            timeout: None,
+            ttl: None,
+            front: None,
+            dependency_ids: None,
+            dependency_id: None,
+            meta: 99,
+        })
+        .collect();
+    let handed = rt.block_on(async {
+        let conn = server.connection().await;
+        seed(&conn, &jobs, true, false).await;
+        let lane = FastLane::at(now(), 2, 5, 180);
+        RedisJobStore::new(conn).fast_pass(&lane).await.unwrap()
+    });
+    let got: Vec<(String, f64)> = handed
+        .handed
+        .iter()
+        .map(|h| (h.job_id.to_string(), h.score))
+        .collect();
+    let want: Vec<(String, f64)> = (2..7)
+        .map(|n| (format!("job-{n:02}"), f64::from(scores[n])))
+        .collect();
+    assert_eq!(got, want);
+    assert!(!handed.stopped);
 }
