@@ -1,6 +1,6 @@
 //! The scheduler loop.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -229,6 +229,28 @@ enum PassEnd {
     SteppedDown,
 }
 
+/// How a run of fast-lane windows ended; `moved` is whether any window handed a job over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastEnd {
+    /// Fewer jobs than a window holds were due: the pass is done.
+    Drained { moved: bool },
+    /// A window stopped at a job that needs a decision: the ordinary path takes it.
+    NeedsDecision { moved: bool },
+    /// The backend refused the fast lane (an ACL).
+    Refused { moved: bool },
+    /// Shutdown was requested between windows.
+    Stopped,
+    /// The lease is gone.
+    SteppedDown,
+}
+
+/// A fast-lane window on its way.
+struct Window {
+    handle: tokio::task::JoinHandle<rqs_store::Result<rqs_core::fast::FastPass>>,
+    limit: usize,
+    started: Instant,
+}
+
 /// What the loop remembers between turns.
 struct State {
     token: String,
@@ -336,6 +358,7 @@ where
 
     /// Runs the fast lane ([`rqs_core::fast`]) through `fast`, usually the same store:
     /// due jobs that need no decision are handed over in the same step as their read.
+    /// Each window runs as a Tokio task, the next one sent while the last is reported.
     pub fn with_fast_lane(mut self, fast: Arc<dyn FastHandOff>) -> Self {
         self.fast = Some(fast);
         self
@@ -700,45 +723,26 @@ where
             let started = Instant::now();
             let now = self.clock.now();
             let until = time::floor_seconds(now) as f64;
-            if fast_next && let Some(lane) = self.lane(state, now, offset) {
-                // The window reads and writes in one step: check the lease first.
-                if !self.lease_still_ours(state).await? {
-                    break PassEnd::SteppedDown;
-                }
-                let fast = self.fast.as_ref().expect("fast_next implies a fast lane");
-                let window = match fast.fast_pass(&lane).await {
-                    Ok(window) => window,
-                    // A refusal the ordinary path reports better (with the key and the
-                    // command): use it for the rest of the run.
-                    Err(rqs_core::BackendError::PermissionDenied(reason)) => {
-                        debug!(%reason, "the fast lane is refused; using the ordinary path");
-                        state.fast_refused = true;
-                        fast_next = false;
-                        continue;
-                    }
-                    Err(e) => return Err(Error::Store(e)),
-                };
-                let committed = self.clock.now();
-                if !window.handed.is_empty() {
-                    let mut stats = Stats {
-                        batches: 1,
-                        ..Stats::default()
-                    };
-                    for job in &window.handed {
-                        self.report_fast(job, committed, &mut stats);
-                        state.stuck.remove(&job.job_id);
-                    }
-                    self.batch_done(&stats, started, total);
-                    moved = true;
-                }
-                if !window.stopped {
-                    if window.handed.len() < lane.limit {
+            if fast_next && self.lane(state, now, offset).is_some() {
+                match self
+                    .fast_windows(state, stop, total, offset, &mut batches)
+                    .await?
+                {
+                    FastEnd::Drained { moved: any } => {
                         break PassEnd::Drained {
                             stuck: stuck_now.len(),
-                            moved,
+                            moved: moved || any,
                         };
                     }
-                    continue;
+                    FastEnd::NeedsDecision { moved: any } => moved |= any,
+                    // A refusal the ordinary path reports better (with the key and the
+                    // command): use it for the rest of the run.
+                    FastEnd::Refused { moved: any } => {
+                        moved |= any;
+                        state.fast_refused = true;
+                    }
+                    FastEnd::Stopped => break PassEnd::Stopped,
+                    FastEnd::SteppedDown => break PassEnd::SteppedDown,
                 }
                 fast_next = false;
                 continue;
@@ -797,6 +801,135 @@ where
         // Only passes in a row count: forget jobs that moved or were not seen this time.
         state.stuck.retain(|id, _| stuck_now.contains(id));
         Ok(end)
+    }
+
+    /// Runs fast-lane windows back to back until one stops at a job that needs a decision,
+    /// fewer jobs than a window holds are due, shutdown is asked or the lease is gone.
+    /// Once a window came back full, the next one is sent before the current one's reply
+    /// is in, so Redis runs it straight after instead of idling for a round trip. Every
+    /// window sent is awaited and reported, whatever ends the run; an error is returned
+    /// after that.
+    async fn fast_windows<F: Future<Output = ()>>(
+        &self,
+        state: &mut State,
+        stop: &mut Stop<F>,
+        total: &mut Stats,
+        offset: usize,
+        batches: &mut u64,
+    ) -> Result<FastEnd, Error> {
+        let fast = Arc::clone(self.fast.as_ref().expect("only called with a fast lane"));
+        let mut in_flight: VecDeque<Window> = VecDeque::new();
+        let mut end: Option<FastEnd> = None;
+        let mut error: Option<Error> = None;
+        let mut moved = false;
+        let mut last_full = false;
+        match self.send_window(&fast, state, offset).await {
+            Ok(Ok(window)) => in_flight.push_back(window),
+            Ok(Err(reason)) => return Ok(reason),
+            Err(e) => return Err(e),
+        }
+        while let Some(window) = in_flight.pop_front() {
+            // Send the next window ahead when the last one was full: more is likely due.
+            if end.is_none() && error.is_none() && last_full && in_flight.is_empty() {
+                if stop.requested() {
+                    end = Some(FastEnd::Stopped);
+                } else {
+                    match self.send_window(&fast, state, offset).await {
+                        Ok(Ok(next)) => in_flight.push_back(next),
+                        Ok(Err(reason)) => end = Some(reason),
+                        Err(e) => error = Some(e),
+                    }
+                }
+            }
+            *batches += 1;
+            let result = match window.handle.await {
+                Ok(result) => result,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            let handed = match result {
+                Ok(handed) => handed,
+                Err(rqs_core::BackendError::PermissionDenied(reason)) => {
+                    debug!(%reason, "the fast lane is refused; using the ordinary path");
+                    end.get_or_insert(FastEnd::Refused { moved: false });
+                    last_full = false;
+                    continue;
+                }
+                Err(e) => {
+                    error.get_or_insert(Error::Store(e));
+                    last_full = false;
+                    continue;
+                }
+            };
+            let committed = self.clock.now();
+            if !handed.handed.is_empty() {
+                let mut stats = Stats {
+                    batches: 1,
+                    ..Stats::default()
+                };
+                for job in &handed.handed {
+                    self.report_fast(job, committed, &mut stats);
+                    state.stuck.remove(&job.job_id);
+                }
+                self.batch_done(&stats, window.started, total);
+                moved = true;
+            }
+            last_full = !handed.stopped && handed.handed.len() >= window.limit;
+            if end.is_some() || error.is_some() {
+                continue;
+            }
+            if handed.stopped {
+                end = Some(FastEnd::NeedsDecision { moved: false });
+            } else if !last_full {
+                end = Some(FastEnd::Drained { moved: false });
+            } else if in_flight.is_empty() {
+                // Full, and nothing sent ahead yet: the next window goes now.
+                if stop.requested() {
+                    end = Some(FastEnd::Stopped);
+                } else {
+                    match self.send_window(&fast, state, offset).await {
+                        Ok(Ok(next)) => in_flight.push_back(next),
+                        Ok(Err(reason)) => end = Some(reason),
+                        Err(e) => error = Some(e),
+                    }
+                }
+            }
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
+        Ok(match end.expect("the last window ends the run") {
+            FastEnd::Drained { .. } => FastEnd::Drained { moved },
+            FastEnd::NeedsDecision { .. } => FastEnd::NeedsDecision { moved },
+            FastEnd::Refused { .. } => FastEnd::Refused { moved },
+            other => other,
+        })
+    }
+
+    /// Sends one fast-lane window, after checking the lease (it reads and writes in one
+    /// step); `Err` says why none was sent.
+    async fn send_window(
+        &self,
+        fast: &Arc<dyn FastHandOff>,
+        state: &mut State,
+        offset: usize,
+    ) -> Result<Result<Window, FastEnd>, Error> {
+        let started = Instant::now();
+        let Some(lane) = self.lane(state, self.clock.now(), offset) else {
+            return Ok(Err(FastEnd::NeedsDecision { moved: false }));
+        };
+        if !self.lease_still_ours(state).await? {
+            return Ok(Err(FastEnd::SteppedDown));
+        }
+        let limit = lane.limit;
+        let fast = Arc::clone(fast);
+        // A task of its own, so it is sent at once and runs on while the caller reports
+        // the window before it.
+        let handle = tokio::spawn(async move { fast.fast_pass(&lane).await });
+        Ok(Ok(Window {
+            handle,
+            limit,
+            started,
+        }))
     }
 
     /// Never write on a lease that may be gone: after a pause (SIGSTOP) the backend may

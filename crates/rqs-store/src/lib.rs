@@ -148,6 +148,10 @@ pub trait JobAdmin: JobStore {
 ///   `dependency_ids` and `dependency_id`, its `meta` is absent or empty or equal to
 ///   one of the window's [`MetaPlan`](rqs_core::fast::MetaPlan)s, and every key its
 ///   hand-off writes has the right type.
+/// - Two windows may be in flight at once: the scheduler sends the next one before the
+///   reply to the last is in. Each must stand alone (atomic, reading the schedule as it
+///   is when it runs), so either order of running them leaves every job handed over
+///   once and the queues in schedule order.
 ///
 /// Optional: the scheduler uses it when given one (`Scheduler::with_fast_lane`).
 #[async_trait]
