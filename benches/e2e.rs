@@ -1,12 +1,14 @@
 //! End-to-end benchmarks of the release `rqs` binary, side by side on the same machine in
-//! the same run with Python's `rqscheduler` (rq 2.12 + rq-scheduler 0.14) and with a
-//! floor: one bare Lua script doing only the minimal writes of a hand-off.
+//! the same run with Python's `rqscheduler` (rq 2.12 + rq-scheduler 0.14), with a
+//! floor (one bare Lua script doing only the minimal writes of a hand-off) and with a
+//! checked floor (the same script, also reading what a safe hand-off checks per job).
 //!
 //! 1. Throughput: N due jobs (copies of real job hashes, one in ten periodic); wall time
 //!    until every job is in its queue, Redis main-thread CPU per job (`INFO cpu`), the
 //!    scripts' own time per job (`INFO commandstats`), the longest script (`SLOWLOG`, see
 //!    [`SLOWLOG_THRESHOLD_US`]) and the peak resident memory. Runs alternate and medians
-//!    are reported: the machine is shared and noisy.
+//!    are reported: the machine is shared and noisy. Then Redis's instructions per job
+//!    (callgrind, 5,000 jobs), which do not move with the machine's load.
 //! 2. Scaling: 10k, 50k and 200k due jobs; 1,000 due among 100 and among 1,000,000
 //!    scheduled; an idle daemon's Redis calls per second with 1,000,000 scheduled; peak
 //!    memory with 1,000,000 scheduled and 100,000 due.
@@ -24,8 +26,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
-use rqs_testkit::RedisServer;
 use rqs_testkit::python::{self, PythonEnv, Stack};
+use rqs_testkit::{RedisServer, ServerOptions};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -274,13 +276,8 @@ async fn prepare_stats(conn: &ConnectionManager) {
 }
 
 /// Moves `due` due jobs (among `idle` more scheduled later) with `who`.
-async fn throughput(ctx: &Ctx, who: Who, due: usize, idle: usize) -> Run {
-    let server = RedisServer::start();
-    let conn = server.connection().await;
-    seed(ctx, &server, &conn, due, idle).await;
-    prepare_stats(&conn).await;
-    let cpu = main_cpu(&conn).await;
-    let start = Instant::now();
+/// Moves every due job with `who`; the peak RSS of its process, in KiB (0 for a script).
+async fn move_due(ctx: &Ctx, who: Who, server: &RedisServer, conn: &ConnectionManager) -> u64 {
     let mut peak = 0;
     if let Some(source) = match who {
         Who::Floor => Some(FLOOR),
@@ -319,6 +316,17 @@ async fn throughput(ctx: &Ctx, who: Who, due: usize, idle: usize) -> Run {
             panic!("{who:?} failed:\n{log}");
         }
     }
+    peak
+}
+
+async fn throughput(ctx: &Ctx, who: Who, due: usize, idle: usize) -> Run {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    seed(ctx, &server, &conn, due, idle).await;
+    prepare_stats(&conn).await;
+    let cpu = main_cpu(&conn).await;
+    let start = Instant::now();
+    let peak = move_due(ctx, who, &server, &conn).await;
     let wall = start.elapsed().as_secs_f64();
     let cpu = main_cpu(&conn).await - cpu;
     let stats = commandstats(&conn).await;
@@ -336,6 +344,64 @@ async fn throughput(ctx: &Ctx, who: Who, due: usize, idle: usize) -> Run {
         longest_script_us: longest_script(&conn).await,
         rss_kib: peak,
     }
+}
+
+/// Redis's instructions per job while `who` moves `due` jobs, counted by callgrind on a
+/// server run under valgrind: unlike time, the count does not move with the machine's
+/// load, so a regression shows in review. `None` when valgrind is not installed.
+async fn instructions(ctx: &Ctx, who: Who, due: usize) -> Option<f64> {
+    let have = |tool: &str| {
+        Command::new(tool)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if !have("valgrind") || !have("callgrind_control") {
+        return None;
+    }
+    let out = tempfile::tempdir().expect("temp dir");
+    let file = out.path().join("callgrind.%p");
+    let file = format!("--callgrind-out-file={}", file.display());
+    let server = RedisServer::start_with(ServerOptions::default().wrapped(&[
+        "valgrind",
+        "--tool=callgrind",
+        &file,
+    ]));
+    let conn = server.connection().await;
+    seed(ctx, &server, &conn, due, 0).await;
+    let pid = server.pid().expect("running").to_string();
+    let control = |what: &str| {
+        let ok = Command::new("callgrind_control")
+            .args([what, &pid])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "callgrind_control {what} failed");
+    };
+    control("-z");
+    move_due(ctx, who, &server, &conn).await;
+    control("-d");
+    let moved: usize = q(&conn, redis::cmd("LLEN").arg("rq:queue:default")).await;
+    assert_eq!(moved, due, "{who:?} moved {moved} of {due}");
+    // The dump made by -d is the only one until the server exits.
+    let dump = std::fs::read_dir(out.path())
+        .expect("callgrind output")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".1"))
+        .expect("a callgrind dump");
+    let text = std::fs::read_to_string(dump.path()).expect("read the dump");
+    let total: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary: ")
+                .or_else(|| l.strip_prefix("totals: "))
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a total in the dump");
+    Some(total as f64 / due as f64)
 }
 
 /// Redis calls per second of an idle active daemon with `scheduled` jobs, none due:
@@ -528,6 +594,25 @@ fn main() {
             ours.redis_us_per_job / checked.redis_us_per_job,
             checked.longest_script_us
         ));
+        let counted = if quick { 1_000 } else { 5_000 };
+        let counts: Vec<Option<f64>> = {
+            let mut counts = Vec::new();
+            for who in [Who::Floor, Who::CheckedFloor, Who::Rqs] {
+                counts.push(instructions(&ctx, who, counted).await);
+            }
+            counts
+        };
+        match counts.as_slice() {
+            [Some(floor), Some(checked), Some(ours)] => line(format!(
+                "\nRedis instructions per job (callgrind, {counted} due jobs, stable under load): \
+                 floor {floor:.0}, checked floor {checked:.0}, rqs {ours:.0} (its whole \
+                 `--burst`, start-up included): rqs is {:.2}x the floor, {:.2}x the checked \
+                 floor.",
+                ours / floor,
+                ours / checked
+            )),
+            _ => line("\nRedis instructions per job: valgrind is not installed.".into()),
+        }
 
         line("\n## Scaling (rqs)\n".into());
         line("| workload | wall | jobs/s | Redis µs per job | longest script | peak RSS |".into());

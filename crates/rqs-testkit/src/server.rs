@@ -29,6 +29,9 @@ pub struct ServerOptions {
     pub netns: Option<String>,
     /// More `redis-server` arguments (`--maxmemory 10mb`...).
     pub args: Vec<String>,
+    /// A command that runs the server (`valgrind --tool=callgrind`...): the server's
+    /// binary and arguments follow it.
+    pub wrapper: Vec<String>,
 }
 
 /// The TLS side of a server: its certificate, the CA it trusts for client certificates,
@@ -80,6 +83,12 @@ impl ServerOptions {
     /// Adds `redis-server` arguments.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Runs the server under `wrapper` (a program and its arguments).
+    pub fn wrapped(mut self, wrapper: &[&str]) -> Self {
+        self.wrapper = wrapper.iter().map(|a| (*a).to_owned()).collect();
         self
     }
 }
@@ -163,7 +172,14 @@ impl RedisServer {
                 c.args(["netns", "exec", ns]).arg(binary());
                 c
             }
-            None => Command::new(binary()),
+            None => match self.options.wrapper.split_first() {
+                Some((program, args)) => {
+                    let mut c = Command::new(program);
+                    c.args(args).arg(binary());
+                    c
+                }
+                None => Command::new(binary()),
+            },
         };
         cmd.arg("--port")
             .arg(self.port.to_string())
@@ -215,7 +231,13 @@ impl RedisServer {
             Err(e) => panic!("cannot run {}: {e}", binary().display()),
         };
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // A server under valgrind takes seconds to start.
+        let patience = if self.options.wrapper.is_empty() {
+            10
+        } else {
+            60
+        };
+        let deadline = Instant::now() + Duration::from_secs(patience);
         while Instant::now() < deadline {
             // A PING answered on our port may come from another test's server that took
             // the port first: only our own log saying it is ready (once more than before
@@ -318,7 +340,13 @@ impl RedisServer {
     /// When it does not come back.
     pub fn restart(&mut self) {
         self.kill();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // A server under valgrind takes seconds to start.
+        let patience = if self.options.wrapper.is_empty() {
+            10
+        } else {
+            60
+        };
+        let deadline = Instant::now() + Duration::from_secs(patience);
         while Instant::now() < deadline {
             if self.spawn() {
                 return;
