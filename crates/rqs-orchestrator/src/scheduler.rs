@@ -251,6 +251,30 @@ struct Window {
     started: Instant,
 }
 
+/// The windows of one fast-lane run: those on their way, and what ends the run.
+#[derive(Default)]
+struct FastRun {
+    in_flight: VecDeque<Window>,
+    end: Option<FastEnd>,
+    error: Option<Error>,
+}
+
+impl FastRun {
+    /// Files the outcome of a send: a window on its way, why none was sent, or a failure.
+    fn file(&mut self, sent: Result<Result<Window, FastEnd>, Error>) {
+        match sent {
+            Ok(Ok(window)) => self.in_flight.push_back(window),
+            Ok(Err(reason)) => self.end = Some(reason),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Whether the run is ending: nothing more is sent, what is on its way is awaited.
+    fn ending(&self) -> bool {
+        self.end.is_some() || self.error.is_some()
+    }
+}
+
 /// What the loop remembers between turns.
 struct State {
     token: String,
@@ -723,9 +747,9 @@ where
             let started = Instant::now();
             let now = self.clock.now();
             let until = time::floor_seconds(now) as f64;
-            if fast_next && self.lane(state, now, offset).is_some() {
+            if fast_next && let Some(lane) = self.lane(state, now, offset) {
                 match self
-                    .fast_windows(state, stop, total, offset, &mut batches)
+                    .fast_windows(state, stop, total, lane, &mut batches)
                     .await?
                 {
                     FastEnd::Drained { moved: any } => {
@@ -803,43 +827,30 @@ where
         Ok(end)
     }
 
-    /// Runs fast-lane windows back to back until one stops at a job that needs a decision,
-    /// fewer jobs than a window holds are due, shutdown is asked or the lease is gone.
-    /// Once a window came back full, the next one is sent before the current one's reply
-    /// is in, so Redis runs it straight after instead of idling for a round trip. Every
-    /// window sent is awaited and reported, whatever ends the run; an error is returned
-    /// after that.
+    /// Runs fast-lane windows back to back, from `lane`, until one stops at a job that
+    /// needs a decision, fewer jobs than a window holds are due, shutdown is asked or the
+    /// lease is gone. Once a window came back full, the next one is sent before the
+    /// current one's reply is in, so Redis runs it straight after instead of idling for a
+    /// round trip. Every window sent is awaited and reported, whatever ends the run; an
+    /// error is returned after that.
     async fn fast_windows<F: Future<Output = ()>>(
         &self,
         state: &mut State,
         stop: &mut Stop<F>,
         total: &mut Stats,
-        offset: usize,
+        lane: FastLane,
         batches: &mut u64,
     ) -> Result<FastEnd, Error> {
         let fast = Arc::clone(self.fast.as_ref().expect("only called with a fast lane"));
-        let mut in_flight: VecDeque<Window> = VecDeque::new();
-        let mut end: Option<FastEnd> = None;
-        let mut error: Option<Error> = None;
+        let offset = lane.offset;
+        let mut run = FastRun::default();
         let mut moved = false;
         let mut last_full = false;
-        match self.send_window(&fast, state, offset).await {
-            Ok(Ok(window)) => in_flight.push_back(window),
-            Ok(Err(reason)) => return Ok(reason),
-            Err(e) => return Err(e),
-        }
-        while let Some(window) = in_flight.pop_front() {
+        run.file(self.send_window(&fast, state, lane).await);
+        while let Some(window) = run.in_flight.pop_front() {
             // Send the next window ahead when the last one was full: more is likely due.
-            if end.is_none() && error.is_none() && last_full && in_flight.is_empty() {
-                if stop.requested() {
-                    end = Some(FastEnd::Stopped);
-                } else {
-                    match self.send_window(&fast, state, offset).await {
-                        Ok(Ok(next)) => in_flight.push_back(next),
-                        Ok(Err(reason)) => end = Some(reason),
-                        Err(e) => error = Some(e),
-                    }
-                }
+            if last_full && run.in_flight.is_empty() && !run.ending() {
+                self.send_next(&fast, state, stop, offset, &mut run).await;
             }
             *batches += 1;
             let result = match window.handle.await {
@@ -850,12 +861,12 @@ where
                 Ok(handed) => handed,
                 Err(rqs_core::BackendError::PermissionDenied(reason)) => {
                     debug!(%reason, "the fast lane is refused; using the ordinary path");
-                    end.get_or_insert(FastEnd::Refused { moved: false });
+                    run.end.get_or_insert(FastEnd::Refused { moved: false });
                     last_full = false;
                     continue;
                 }
                 Err(e) => {
-                    error.get_or_insert(Error::Store(e));
+                    run.error.get_or_insert(Error::Store(e));
                     last_full = false;
                     continue;
                 }
@@ -874,35 +885,46 @@ where
                 moved = true;
             }
             last_full = !handed.stopped && handed.handed.len() >= window.limit;
-            if end.is_some() || error.is_some() {
+            if run.ending() {
                 continue;
             }
             if handed.stopped {
-                end = Some(FastEnd::NeedsDecision { moved: false });
+                run.end = Some(FastEnd::NeedsDecision { moved: false });
             } else if !last_full {
-                end = Some(FastEnd::Drained { moved: false });
-            } else if in_flight.is_empty() {
+                run.end = Some(FastEnd::Drained { moved: false });
+            } else if run.in_flight.is_empty() {
                 // Full, and nothing sent ahead yet: the next window goes now.
-                if stop.requested() {
-                    end = Some(FastEnd::Stopped);
-                } else {
-                    match self.send_window(&fast, state, offset).await {
-                        Ok(Ok(next)) => in_flight.push_back(next),
-                        Ok(Err(reason)) => end = Some(reason),
-                        Err(e) => error = Some(e),
-                    }
-                }
+                self.send_next(&fast, state, stop, offset, &mut run).await;
             }
         }
-        if let Some(e) = error {
+        if let Some(e) = run.error {
             return Err(e);
         }
-        Ok(match end.expect("the last window ends the run") {
+        Ok(match run.end.expect("the last window ends the run") {
             FastEnd::Drained { .. } => FastEnd::Drained { moved },
             FastEnd::NeedsDecision { .. } => FastEnd::NeedsDecision { moved },
             FastEnd::Refused { .. } => FastEnd::Refused { moved },
             other => other,
         })
+    }
+
+    /// Sends the run's next window, unless shutdown was asked or the sink no longer
+    /// enqueues the way the fast lane does.
+    async fn send_next<F: Future<Output = ()>>(
+        &self,
+        fast: &Arc<dyn FastHandOff>,
+        state: &mut State,
+        stop: &mut Stop<F>,
+        offset: usize,
+        run: &mut FastRun,
+    ) {
+        if stop.requested() {
+            run.end = Some(FastEnd::Stopped);
+        } else if let Some(lane) = self.lane(state, self.clock.now(), offset) {
+            run.file(self.send_window(fast, state, lane).await);
+        } else {
+            run.end = Some(FastEnd::NeedsDecision { moved: false });
+        }
     }
 
     /// Sends one fast-lane window, after checking the lease (it reads and writes in one
@@ -911,12 +933,9 @@ where
         &self,
         fast: &Arc<dyn FastHandOff>,
         state: &mut State,
-        offset: usize,
+        lane: FastLane,
     ) -> Result<Result<Window, FastEnd>, Error> {
         let started = Instant::now();
-        let Some(lane) = self.lane(state, self.clock.now(), offset) else {
-            return Ok(Err(FastEnd::NeedsDecision { moved: false }));
-        };
         if !self.lease_still_ours(state).await? {
             return Ok(Err(FastEnd::SteppedDown));
         }

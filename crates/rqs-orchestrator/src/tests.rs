@@ -1139,19 +1139,25 @@ fn window(prefix: &str, n: usize, stopped: bool) -> rqs_store::Result<rqs_core::
     })
 }
 
-fn fast_scheduler(
+/// Runs a burst in windows of 2 through `lane`, ordinary batches from `store`, until
+/// it ends or `shutdown`; what it returned and what was observed.
+async fn fast_burst(
     store: MockJobStore,
-    lane: Arc<ScriptedLane>,
-    recorder: Arc<Recorder>,
-) -> TestScheduler {
-    scheduler(
+    lane: &Arc<ScriptedLane>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> (Result<crate::Stats, Error>, Arc<Recorder>) {
+    let recorder = Arc::new(Recorder::default());
+    let result = scheduler(
         store,
         free_lock(),
         lifecycle(),
         SchedulerConfig::new("n").burst(true).batch_size(2),
     )
-    .with_fast_lane(lane)
-    .with_observer(recorder)
+    .with_fast_lane(lane.clone())
+    .with_observer(recorder.clone())
+    .run(shutdown)
+    .await;
+    (result, recorder)
 }
 
 fn handed(recorder: &Recorder) -> Vec<String> {
@@ -1175,12 +1181,9 @@ async fn after_a_full_window_the_next_is_sent_while_the_one_before_runs() {
         ],
         1,
     );
-    let store = scripted(vec![], None).store;
-    let recorder = Arc::new(Recorder::default());
-    let stats = fast_scheduler(store, lane.clone(), recorder.clone())
-        .run(std::future::pending())
-        .await
-        .unwrap();
+    let (stats, recorder) =
+        fast_burst(scripted(vec![], None).store, &lane, std::future::pending()).await;
+    let stats = stats.unwrap();
     assert!(
         lane.overlapped.load(std::sync::atomic::Ordering::SeqCst),
         "the third window was not sent before the second returned"
@@ -1195,14 +1198,9 @@ async fn after_a_full_window_the_next_is_sent_while_the_one_before_runs() {
 async fn the_first_window_of_a_pass_goes_alone() {
     // A pass with little due must not cost a second, empty window.
     let lane = ScriptedLane::new(vec![window("a", 1, false)], usize::MAX - 1);
-    let store = scripted(vec![], None).store;
-    let recorder = Arc::new(Recorder::default());
-    let stats = fast_scheduler(store, lane.clone(), recorder.clone())
-        .run(std::future::pending())
-        .await
-        .unwrap();
+    let (stats, _) = fast_burst(scripted(vec![], None).store, &lane, std::future::pending()).await;
     assert_eq!(lane.calls(), 1);
-    assert_eq!(stats.pushed, 1);
+    assert_eq!(stats.unwrap().pushed, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1223,11 +1221,8 @@ async fn a_window_sent_ahead_of_one_that_stopped_is_still_reported() {
         .expect_commit()
         .times(1)
         .returning(|b| Ok(pushed(b.len())));
-    let recorder = Arc::new(Recorder::default());
-    let stats = fast_scheduler(script.store, lane.clone(), recorder.clone())
-        .run(std::future::pending())
-        .await
-        .unwrap();
+    let (stats, recorder) = fast_burst(script.store, &lane, std::future::pending()).await;
+    let stats = stats.unwrap();
     assert!(lane.overlapped.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(stats.pushed, 5);
     assert_eq!(handed(&recorder), ["a0", "a1", "b0", "c0", "d"]);
@@ -1243,12 +1238,9 @@ async fn a_failed_window_ends_the_burst_after_the_one_sent_ahead_is_reported() {
         ],
         1,
     );
-    let store = scripted(vec![], None).store;
-    let recorder = Arc::new(Recorder::default());
-    let err = fast_scheduler(store, lane.clone(), recorder.clone())
-        .run(std::future::pending())
-        .await
-        .unwrap_err();
+    let (result, recorder) =
+        fast_burst(scripted(vec![], None).store, &lane, std::future::pending()).await;
+    let err = result.unwrap_err();
     assert!(matches!(err, Error::Store(_)), "{err:?}");
     assert_eq!(
         lane.calls(),
@@ -1276,14 +1268,11 @@ async fn shutdown_between_windows_waits_for_the_one_sent_ahead() {
     );
     // Shutdown is asked as the third window is sent, ahead of the second's reply.
     *lane.stop_at.lock().unwrap() = Some((2, tx));
-    let store = scripted(vec![], None).store;
-    let recorder = Arc::new(Recorder::default());
-    let stats = fast_scheduler(store, lane.clone(), recorder.clone())
-        .run(async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let (stats, recorder) = fast_burst(scripted(vec![], None).store, &lane, shutdown).await;
+    let stats = stats.unwrap();
     assert_eq!(lane.calls(), 3, "no window is sent once shutdown is asked");
     assert_eq!(stats.pushed, 6);
     assert_eq!(handed(&recorder), ["a0", "a1", "b0", "b1", "c0", "c1"]);

@@ -404,6 +404,24 @@ fn the_fast_lane_hands_over_exactly_as_decide_does() {
     }
 }
 
+/// A job the fast lane takes (data, queue `default`, status `scheduled`, nothing that
+/// needs a decision), with `metas()[meta]` as its meta (none when out of range).
+fn plain(score: u8, meta: u8) -> Job {
+    Job {
+        kind: 5,
+        score,
+        data: true,
+        origin: Some("default"),
+        status: Some("scheduled"),
+        timeout: None,
+        ttl: None,
+        front: None,
+        dependency_ids: None,
+        dependency_id: None,
+        meta,
+    }
+}
+
 /// The generator above must exercise the fast lane, not only the ordinary path: a
 /// schedule of plain and periodic jobs goes mostly through it.
 #[test]
@@ -412,19 +430,7 @@ fn plain_and_periodic_jobs_take_the_fast_lane() {
     let server = RedisServer::start();
     let handed = Arc::new(AtomicUsize::new(0));
     let jobs: Vec<Job> = (0..40)
-        .map(|n| Job {
-            kind: 5,
-            score: 1 + (n / 7 % 3) as u8,
-            data: true,
-            origin: Some("default"),
-            status: Some("scheduled"),
-            timeout: None,
-            ttl: None,
-            front: None,
-            dependency_ids: None,
-            dependency_id: None,
-            meta: if n % 4 == 0 { 0 } else { 99 },
-        })
+        .map(|n| plain(1 + (n / 7 % 3) as u8, if n % 4 == 0 { 0 } else { 99 }))
         .collect();
     let (with, without) = rt.block_on(async {
         let (a, b) = (server.connection_db(1).await, server.connection_db(2).await);
@@ -452,22 +458,7 @@ fn a_window_after_skipped_jobs_reports_each_score() {
     let rt = runtime();
     let server = RedisServer::start();
     let scores = [1u8, 1, 2, 2, 2, 3, 3, 4, 4, 4];
-    let jobs: Vec<Job> = scores
-        .iter()
-        .map(|&score| Job {
-            kind: 5,
-            score,
-            data: true,
-            origin: Some("default"),
-            status: Some("scheduled"),
-            timeout: None,
-            ttl: None,
-            front: None,
-            dependency_ids: None,
-            dependency_id: None,
-            meta: 99,
-        })
-        .collect();
+    let jobs: Vec<Job> = scores.iter().map(|&score| plain(score, 99)).collect();
     let handed = rt.block_on(async {
         let conn = server.connection().await;
         seed(&conn, &jobs, true, false).await;
