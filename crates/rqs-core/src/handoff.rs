@@ -259,6 +259,17 @@ pub enum QuarantineKind {
 }
 
 impl QuarantineKind {
+    /// Every kind, so that metrics can list each at zero before it first happens.
+    pub const ALL: [QuarantineKind; 7] = [
+        QuarantineKind::InvalidField,
+        QuarantineKind::UnreadableMeta,
+        QuarantineKind::InvalidSchedule,
+        QuarantineKind::InvalidCron,
+        QuarantineKind::TooLarge,
+        QuarantineKind::WrongType,
+        QuarantineKind::Stuck,
+    ];
+
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -35,6 +35,17 @@ use tokio::time::Instant;
 /// How long a death record stays, as in rq-scheduler.
 pub const DEATH_TTL: Duration = Duration::from_secs(60);
 
+/// How often a running rqs instance refreshes the `heartbeat` of its record.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+
+/// An rqs record without a death whose heartbeat is older than this is a crashed
+/// instance's: a birth under its name takes it over, and inspection shows it dead. Five
+/// missed heartbeats, so a live instance is never mistaken for a dead one over a slow
+/// call or two; well under the record's time to live (`interval + 10` s, kept for
+/// Python's tools), which would otherwise block a restart under the same name for a
+/// minute.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
+
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -68,6 +79,26 @@ impl InstanceRecord {
         self.death.is_none()
     }
 
+    /// Whether the instance is alive at `now` (Unix seconds): it has not registered its
+    /// death and, for an rqs instance, its heartbeat is younger than [`STALE_AFTER`].
+    /// Python's records carry no heartbeat; they are alive until they expire.
+    pub fn is_alive_at(&self, now: f64) -> bool {
+        self.is_alive() && !self.is_stale_at(now)
+    }
+
+    /// Whether this is an rqs record whose heartbeat stopped more than [`STALE_AFTER`]
+    /// before `now` (Unix seconds): its instance crashed.
+    pub fn is_stale_at(&self, now: f64) -> bool {
+        let beat = self
+            .heartbeat
+            .as_deref()
+            .and_then(|h| h.parse::<f64>().ok());
+        match beat {
+            Some(beat) if self.is_rqs() => now - beat >= STALE_AFTER.as_secs_f64(),
+            _ => false,
+        }
+    }
+
     /// Whether an rqs instance wrote the record.
     pub fn is_rqs(&self) -> bool {
         self.rqs.is_some()
@@ -83,10 +114,14 @@ pub fn stamp(at: DateTime<Utc>) -> String {
 ///
 /// # Contract
 /// - [`register_birth`](LifecycleRegistry::register_birth) fails with
-///   [`Error::AlreadyActive`] while a record of the same name exists without a death;
-///   otherwise it replaces any old record with a fresh birth that expires after `ttl`.
-///   The check and the write are one atomic step.
-/// - [`heartbeat`](LifecycleRegistry::heartbeat) records the time `at`, extends the
+///   [`Error::AlreadyActive`] while a record of the same name exists without a death,
+///   unless it is an rqs record whose last heartbeat is older than [`STALE_AFTER`] (a
+///   crashed instance's); otherwise it replaces any old record with a fresh birth that
+///   expires after `ttl`. The check and the write are one atomic step. Staleness is
+///   judged on the backend's own clock where it has one, so that two hosts' clocks are
+///   never compared.
+/// - [`heartbeat`](LifecycleRegistry::heartbeat) records the time (`at`, or the
+///   backend's own clock, the same that judges staleness), extends the
 ///   record to `ttl` from now, and reports `false` (writing nothing) when the record no
 ///   longer exists (it expired).
 /// - [`register_death`](LifecycleRegistry::register_death) adds the death time and lets
@@ -141,6 +176,15 @@ const _: Option<&dyn LifecycleRegistry> = None;
 struct Entry {
     record: InstanceRecord,
     expires: Instant,
+    /// The last birth or heartbeat, on the registry's own clock: what staleness is
+    /// judged by, as Redis judges it by its own.
+    beat: Instant,
+}
+
+impl Entry {
+    fn is_live(&self) -> bool {
+        self.record.is_alive() && !(self.record.is_rqs() && self.beat.elapsed() >= STALE_AFTER)
+    }
 }
 
 /// Instance records kept in memory. Clones share the records.
@@ -170,6 +214,7 @@ impl InMemoryLifecycleRegistry {
                 Entry {
                     record,
                     expires: Instant::now() + ttl,
+                    beat: Instant::now(),
                 },
             );
         });
@@ -187,7 +232,7 @@ impl InMemoryLifecycleRegistry {
 impl LifecycleRegistry for InMemoryLifecycleRegistry {
     async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()> {
         self.with_live(|records| {
-            if records.get(name).is_some_and(|e| e.record.is_alive()) {
+            if records.get(name).is_some_and(Entry::is_live) {
                 return Err(Error::AlreadyActive(name.to_owned()));
             }
             records.insert(
@@ -195,6 +240,7 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
                 Entry {
                     record: InstanceRecord::born(at, env!("CARGO_PKG_VERSION")),
                     expires: Instant::now() + ttl,
+                    beat: Instant::now(),
                 },
             );
             Ok(())
@@ -205,6 +251,7 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
         Ok(self.with_live(|records| match records.get_mut(name) {
             Some(e) => {
                 e.expires = Instant::now() + ttl;
+                e.beat = Instant::now();
                 e.record.heartbeat = Some(stamp(at));
                 true
             }
@@ -217,6 +264,7 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
             let entry = records.entry(name.to_owned()).or_insert_with(|| Entry {
                 record: InstanceRecord::default(),
                 expires: Instant::now(),
+                beat: Instant::now(),
             });
             entry.record.death = Some(stamp(at));
             entry.expires = Instant::now() + DEATH_TTL;

@@ -91,6 +91,22 @@ impl Error {
         }
     }
 
+    /// Every value [`kind`](Self::kind) can take, so that metrics can list each at zero
+    /// before it first happens.
+    pub const KINDS: [&'static str; 11] = [
+        "invalid_config",
+        "already_active",
+        "foreign_scheduler",
+        "unavailable",
+        "read_only",
+        "permission_denied",
+        "rejected",
+        "protocol",
+        "not_scheduled",
+        "not_quarantined",
+        "other",
+    ];
+
     /// A short, stable name of the error, for metrics labels: the backend error's kind
     /// (`unavailable`, `permission_denied`...) or the scheduler's own.
     pub fn kind(&self) -> &'static str {

@@ -56,6 +56,25 @@ pub enum Event<'a> {
         /// From its due time to the commit.
         lateness: Duration,
     },
+    /// The loop turned (at the top of every turn, a retry after an error included): a
+    /// watchdog's sign that the loop is not wedged.
+    Tick,
+    /// The lease was taken or renewed: this instance may act for `left` from now, and
+    /// can no longer be sure of it after that unless a later renewal says so.
+    LeaseRenewed {
+        /// How long the lease lasts from the moment the event is sent.
+        left: Duration,
+    },
+    /// The backend stopped answering (the first transient error after a success).
+    BackendDown {
+        /// The error that started the outage.
+        error: &'a Error,
+    },
+    /// The backend answers again after an outage.
+    BackendBack {
+        /// How long the outage lasted, from its first error to the first success.
+        outage: Duration,
+    },
     /// A batch was committed.
     Batch {
         /// What it did.
@@ -95,6 +114,14 @@ pub struct NoObserver;
 
 impl Observer for NoObserver {
     fn observe(&self, _event: &Event<'_>) {}
+}
+
+/// Both observers see every event, the first one first.
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn observe(&self, event: &Event<'_>) {
+        self.0.observe(event);
+        self.1.observe(event);
+    }
 }
 
 impl<T: Observer + ?Sized> Observer for std::sync::Arc<T> {

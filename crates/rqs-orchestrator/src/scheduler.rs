@@ -1,6 +1,6 @@
 //! The scheduler loop.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rqs_core::fast::{FastHandOff as FastHandOffRecord, FastLane, MetaPlan};
 use rqs_core::plan::{self, LocalZone};
-use rqs_core::{Action, Escaped, HandOff, JobId, Outcome, QuarantineKind, ScheduledJob, time};
+use rqs_core::{
+    Action, Escaped, HandOff, JobId, Outcome, QuarantineKind, QueueName, ScheduledJob, time,
+};
 use rqs_lifecycle::LifecycleRegistry;
 use rqs_lock::{LockProvider, MAX_NAME_LEN};
 use rqs_sink::QueueSink;
@@ -46,7 +48,14 @@ pub struct SchedulerConfig {
     pub batch_size: usize,
     /// The zone of `use_local_timezone=True` cron jobs.
     pub local_zone: LocalZone,
-    /// Longest wait between retries after a backend error.
+    /// How often to try again while the backend is unavailable (a transient error:
+    /// refused or dropped connections, timeouts, a server loading, full or failing
+    /// over). Each wait adds up to half of it at random, so that instances do not retry
+    /// in step. It does not grow with the outage: the scheduler is back within about one
+    /// period of the backend answering, however long it was away.
+    pub retry_every: Duration,
+    /// Longest wait between retries after an error that is not transient (a refused
+    /// permission, say): the wait doubles from 100 ms up to this.
     pub max_backoff: Duration,
     /// Refuse to start while a live scheduler instance that is not rqs (a Python
     /// `rqscheduler`) is registered, instead of warning.
@@ -54,6 +63,11 @@ pub struct SchedulerConfig {
     /// Passes in a row a job may come back stale or with a changed meta before it is
     /// quarantined.
     pub stuck_limit: u32,
+    /// How often the instance refreshes its record's heartbeat (at most a third of the
+    /// record's life). Keep it well under
+    /// [`STALE_AFTER`](rqs_lifecycle::STALE_AFTER): a restart under the same name
+    /// takes over a record whose heartbeat is older than that.
+    pub heartbeat: Duration,
 }
 
 impl SchedulerConfig {
@@ -70,9 +84,11 @@ impl SchedulerConfig {
             burst: false,
             batch_size: 200,
             local_zone: LocalZone::System,
+            retry_every: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             exclusive: false,
             stuck_limit: 5,
+            heartbeat: rqs_lifecycle::HEARTBEAT_EVERY,
         }
     }
 
@@ -118,7 +134,13 @@ impl SchedulerConfig {
         self
     }
 
-    /// Sets the longest retry wait.
+    /// Sets the retry period during an outage (at least 10 ms).
+    pub fn retry_every(mut self, every: Duration) -> Self {
+        self.retry_every = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Sets the longest retry wait after an error that is not transient.
     pub fn max_backoff(mut self, max: Duration) -> Self {
         self.max_backoff = max;
         self
@@ -127,6 +149,12 @@ impl SchedulerConfig {
     /// Refuses to start beside a live non-rqs scheduler.
     pub fn exclusive(mut self, exclusive: bool) -> Self {
         self.exclusive = exclusive;
+        self
+    }
+
+    /// Sets the heartbeat period (at least 100 ms).
+    pub fn heartbeat_every(mut self, every: Duration) -> Self {
+        self.heartbeat = every.max(Duration::from_millis(100));
         self
     }
 
@@ -170,9 +198,10 @@ impl SchedulerConfig {
         Ok(())
     }
 
-    /// How often the active instance writes its heartbeat: a third of the record's life.
-    fn heartbeat_every(&self) -> Duration {
-        (self.record_ttl() / 3).max(Duration::from_secs(1))
+    /// How often every instance writes its heartbeat: the configured period, and at
+    /// least three times in the record's life.
+    fn heartbeat_period(&self) -> Duration {
+        self.heartbeat.min(self.record_ttl() / 3)
     }
 }
 
@@ -272,6 +301,41 @@ impl FastRun {
     /// Whether the run is ending: nothing more is sent, what is on its way is awaited.
     fn ending(&self) -> bool {
         self.end.is_some() || self.error.is_some()
+    }
+}
+
+/// How long a birth refused for a name clash is tried again before the clash is taken
+/// as real: long enough for a crashed instance's heartbeat to go stale.
+const NAME_WAIT: Duration = rqs_lifecycle::STALE_AFTER.saturating_add(Duration::from_secs(2));
+const NAME_RETRY: Duration = Duration::from_millis(500);
+
+/// A backend outage under way, and the state of the retry jitter.
+#[derive(Debug)]
+struct Outage {
+    since: Option<Instant>,
+    seed: u64,
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        // Distinct per process, so that instances restarted together do not retry in step.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Self {
+            since: None,
+            seed: u64::from(std::process::id()) << 32 | u64::from(nanos) | 1,
+        }
+    }
+}
+
+impl Outage {
+    /// A number in [0, 1) from a xorshift generator: jitter needs no better.
+    fn jitter(&mut self) -> f64 {
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        (self.seed >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -431,17 +495,34 @@ where
         let name = &self.config.name;
         let mut stop = Stop::new(shutdown);
         // Redis may be failing over or restarting as the instance starts: wait for it.
-        let mut failures = 0u32;
+        let mut outage = Outage::default();
+        let mut clash: Option<Instant> = None;
         let born = loop {
+            self.emit(Event::Tick);
             match self.be_born().await {
-                Ok(born) => break born,
-                Err(e) if e.is_transient() => {
-                    failures += 1;
-                    self.emit(Event::Error { error: &e });
-                    let wait = self.backoff(failures);
-                    warn!(error = %Escaped(&e), retry_in = ?wait, "cannot register yet; retrying");
+                Ok(born) => {
+                    self.recovered(&mut outage);
+                    break born;
+                }
+                Err(Error::AlreadyActive(n)) if clash.is_none_or(|at| at.elapsed() < NAME_WAIT) => {
+                    self.recovered(&mut outage);
+                    // A record whose heartbeat goes stale within the wait is a crashed
+                    // instance's, and the next birth takes it over; one that keeps
+                    // beating is a live instance's.
+                    if clash.is_none() {
+                        warn!(name = %n, wait = ?NAME_WAIT, "an instance of this name is registered: waiting to see whether it is alive");
+                        clash = Some(Instant::now());
+                    }
                     tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
+                        () = tokio::time::sleep(NAME_RETRY) => {}
+                        () = stop.wait() => return Ok(Stats::default()),
+                    }
+                }
+                Err(e) if e.is_transient() => {
+                    self.emit(Event::Error { error: &e });
+                    self.unavailable(&mut outage, &e);
+                    tokio::select! {
+                        () = tokio::time::sleep(self.retry_wait(&mut outage)) => {}
                         () = stop.wait() => return Ok(Stats::default()),
                     }
                 }
@@ -471,14 +552,15 @@ where
             if stop.requested() {
                 break Ok(());
             }
+            self.emit(Event::Tick);
             match self.iteration(&mut state, &mut stop, &mut total).await {
                 Ok(Some(wake)) => {
                     failures = 0;
+                    self.recovered(&mut outage);
                     self.sleep_until(wake, &mut stop).await;
                 }
                 Ok(None) => break Ok(()),
                 Err(e) => {
-                    failures += 1;
                     self.emit(Event::Error { error: &e });
                     if let Error::AlreadyActive(_) = e {
                         error!(error = %Escaped(&e), "name clash at re-birth, giving up");
@@ -488,12 +570,29 @@ where
                         error!(error = %Escaped(&e), "backend error in burst mode, giving up");
                         break Err(e);
                     }
-                    let wait = self.backoff(failures);
-                    warn!(error = %Escaped(&e), retry_in = ?wait, "backend error; retrying");
+                    let wait = if e.is_transient() {
+                        self.unavailable(&mut outage, &e);
+                        self.retry_wait(&mut outage)
+                    } else {
+                        failures += 1;
+                        let wait = self.backoff(failures);
+                        warn!(error = %Escaped(&e), retry_in = ?wait, "backend error; retrying");
+                        wait
+                    };
+                    // A lease that ran out while the backend did not answer is given up
+                    // at once, and the sleep ends when the lease does: this instance
+                    // never says it acts on a lease it cannot be sure of.
+                    self.lapse_if_expired(&mut state);
+                    let wait = if state.holding {
+                        wait.min(state.lease_left(self.config.lease))
+                    } else {
+                        wait
+                    };
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = stop.wait() => {}
                     }
+                    self.lapse_if_expired(&mut state);
                 }
             }
         };
@@ -565,7 +664,11 @@ where
         if !state.holding {
             state.holding = self.take_lock(state).await?;
             if !state.holding {
-                let retry = self.config.lock_retry.min(self.config.interval);
+                let retry = self
+                    .config
+                    .lock_retry
+                    .min(self.config.interval)
+                    .min(self.config.heartbeat_period());
                 return Ok(Some(self.clock.now() + to_chrono(retry)));
             }
             self.became_active().await?;
@@ -594,7 +697,13 @@ where
             }
         };
         let now = self.clock.now();
-        let mut wake = now + to_chrono(self.config.peek_interval.min(self.config.interval));
+        // The heartbeat must not go stale while the instance sleeps.
+        let nap = self
+            .config
+            .peek_interval
+            .min(self.config.interval)
+            .min(self.config.heartbeat_period());
+        let mut wake = now + to_chrono(nap);
         let next = self.store.next_due().await.map_err(Error::Store)?;
         self.emit(Event::Idle { next_due: next });
         if stuck == 0
@@ -613,8 +722,12 @@ where
     }
 
     async fn heartbeat(&self, state: &mut State) -> Result<(), Error> {
-        let every = self.config.heartbeat_every();
-        if state.last_heartbeat.is_some_and(|at| at.elapsed() < every) {
+        let every = self.config.heartbeat_period();
+        // A quarter of slack: wake-ups every `every` must not skip every other beat.
+        if state
+            .last_heartbeat
+            .is_some_and(|at| at.elapsed() + every / 4 < every)
+        {
             return Ok(());
         }
         let name = &self.config.name;
@@ -645,7 +758,7 @@ where
             .await
             .map_err(Error::Lock)?;
         if renewed {
-            state.leased_at = Some(sent);
+            self.leased(state, sent);
         }
         Ok(renewed)
     }
@@ -665,7 +778,7 @@ where
         // that cannot say now does not delay the stepping down.
         let scheduled = self.store.count(None).await.ok();
         let next = self.store.next_due().await.ok().flatten();
-        let next = next.map_or_else(|| "none".to_owned(), |s| from_unix(s).to_rfc3339());
+        let next = next.map_or_else(|| "none".to_owned(), |s| log_time(from_unix(s)));
         match reason {
             StepDown::LeaseExpired => warn!(
                 scheduled,
@@ -690,7 +803,7 @@ where
             .await
             .map_err(Error::Lock)?
         {
-            state.leased_at = Some(sent);
+            self.leased(state, sent);
             return Ok(true);
         }
         let holder = self.lock.holder().await.map_err(Error::Lock)?;
@@ -706,6 +819,15 @@ where
         Ok(false)
     }
 
+    /// Records a lease taken or renewed by a call sent at `sent`, and reports how long it
+    /// lasts from now.
+    fn leased(&self, state: &mut State, sent: Instant) {
+        state.leased_at = Some(sent);
+        self.emit(Event::LeaseRenewed {
+            left: state.lease_left(self.config.lease),
+        });
+    }
+
     async fn became_active(&self) -> Result<(), Error> {
         let scheduled = self.store.count(None).await.map_err(Error::Store)?;
         let next_due = self.store.next_due().await.map_err(Error::Store)?;
@@ -713,7 +835,7 @@ where
             scheduled: Some(scheduled),
             next_due,
         });
-        let next = next_due.map_or_else(|| "none".to_owned(), |s| from_unix(s).to_rfc3339());
+        let next = next_due.map_or_else(|| "none".to_owned(), |s| log_time(from_unix(s)));
         info!(
             scheduled,
             next_due = %next,
@@ -795,9 +917,15 @@ where
             };
             let mut progress = false;
             let mut meta_changed = 0;
+            let mut queues = BTreeMap::new();
             for ((job, handoff), outcome) in due.iter().zip(&batch).zip(&outcomes) {
                 stats.count(*outcome);
                 self.report(job, handoff, *outcome, committed, &mut stats);
+                if let (Outcome::Pushed | Outcome::Deferred, Action::Enqueue { enqueue, .. }) =
+                    (outcome, &handoff.action)
+                {
+                    *queues.entry(enqueue.queue.clone()).or_insert(0) += 1;
+                }
                 match outcome {
                     Outcome::Stale | Outcome::MetaChanged => {
                         meta_changed += usize::from(*outcome == Outcome::MetaChanged);
@@ -820,7 +948,7 @@ where
             // job that keeps failing can never hold up the ones behind it.
             offset += if progress { meta_changed } else { due.len() };
             moved |= progress;
-            self.batch_done(&stats, started, total);
+            self.batch_done(&stats, &queues, started, total);
         };
         // Only passes in a row count: forget jobs that moved or were not seen this time.
         state.stuck.retain(|id, _| stuck_now.contains(id));
@@ -877,11 +1005,13 @@ where
                     batches: 1,
                     ..Stats::default()
                 };
+                let mut queues = BTreeMap::new();
                 for job in &handed.handed {
                     self.report_fast(job, committed, &mut stats);
+                    *queues.entry(job.queue.clone()).or_insert(0) += 1;
                     state.stuck.remove(&job.job_id);
                 }
-                self.batch_done(&stats, window.started, total);
+                self.batch_done(&stats, &queues, window.started, total);
                 moved = true;
             }
             last_full = !handed.stopped && handed.handed.len() >= window.limit;
@@ -963,13 +1093,28 @@ where
         Ok(true)
     }
 
-    fn batch_done(&self, stats: &Stats, started: Instant, total: &mut Stats) {
+    fn batch_done(
+        &self,
+        stats: &Stats,
+        queues: &BTreeMap<QueueName, u64>,
+        started: Instant,
+        total: &mut Stats,
+    ) {
         total.add(*stats);
         self.emit(Event::Batch {
             stats,
             duration: started.elapsed(),
         });
+        // One field for every queue: `name=count` pairs, names escaped, so a log search
+        // can match `queues` without knowing the queue names in advance.
+        let per_queue = queues
+            .iter()
+            .map(|(q, n)| format!("{}={n}", Escaped(q)))
+            .collect::<Vec<_>>()
+            .join(" ");
         info!(
+            instance = %self.config.name,
+            queues = %per_queue,
             pushed = stats.pushed,
             deferred = stats.deferred,
             rescheduled = stats.rescheduled,
@@ -1037,7 +1182,6 @@ where
             let reason = format!(
                 "its hand-off came back stale or with a changed meta {tries} passes in a row"
             );
-            warn!(job = %job.id, "{reason}: moving it to the quarantine");
             return HandOff {
                 job_id: job.id.clone(),
                 read_score: job.score,
@@ -1051,8 +1195,11 @@ where
         let (handoff, notes) = plan::decide(job, now, &self.config.local_zone, |j| {
             self.sink.prepare(j, now)
         });
-        for note in notes {
-            warn!(job = %note.job_id, "{}", Escaped(&note.message));
+        // A quarantine is logged once it is committed, with its fields (`report`).
+        if !matches!(handoff.action, Action::Quarantine { .. }) {
+            for note in notes {
+                warn!(job = %note.job_id, "{}", Escaped(&note.message));
+            }
         }
         handoff
     }
@@ -1091,10 +1238,26 @@ where
                 job = %job.id,
                 "job hash disappeared before its hand-off: removed from the schedule"
             ),
-            (Outcome::Quarantined, Some(_)) => warn!(
-                job = %job.id,
-                "quarantined by the store: one of its keys has the wrong type (reason in the quarantine)"
-            ),
+            (Outcome::Quarantined, _) => {
+                let (kind, reason) = match &handoff.action {
+                    Action::Quarantine { kind, reason, .. } => (*kind, reason.as_str()),
+                    _ => (
+                        QuarantineKind::WrongType,
+                        "one of its keys has the wrong type (details in the quarantine)",
+                    ),
+                };
+                let origin = job.hash.as_ref().and_then(rqs_core::JobHash::origin);
+                let queue = queue
+                    .or(origin.as_ref())
+                    .map_or_else(String::new, |q| Escaped(q).to_string());
+                warn!(
+                    job_id = %job.id,
+                    queue = %queue,
+                    kind = kind.as_str(),
+                    reason = %Escaped(reason),
+                    "quarantined a job"
+                );
+            }
             (_, Some(queue)) => {
                 debug!(job = %job.id, queue = %queue, outcome = %outcome, "hand-off")
             }
@@ -1114,6 +1277,53 @@ where
         let base = Duration::from_millis(100);
         base.saturating_mul(1u32 << failures.min(16))
             .min(self.config.max_backoff)
+    }
+
+    /// The wait before the next try during an outage: the retry period plus up to half of
+    /// it at random.
+    fn retry_wait(&self, outage: &mut Outage) -> Duration {
+        let every = self.config.retry_every;
+        every + every.mul_f64(outage.jitter() / 2.0)
+    }
+
+    /// Notes a transient error: the first one of an outage is logged and reported, the
+    /// rest only at debug level.
+    fn unavailable(&self, outage: &mut Outage, e: &Error) {
+        if outage.since.is_some() {
+            debug!(error = %Escaped(e), "backend still unavailable; retrying");
+            return;
+        }
+        outage.since = Some(Instant::now());
+        self.emit(Event::BackendDown { error: e });
+        warn!(
+            error = %Escaped(e),
+            retry_every = ?self.config.retry_every,
+            "backend unavailable; retrying until it answers"
+        );
+    }
+
+    /// Ends an outage, if one was under way, with one log line saying how long it was.
+    fn recovered(&self, outage: &mut Outage) {
+        let Some(since) = outage.since.take() else {
+            return;
+        };
+        let length = since.elapsed();
+        self.emit(Event::BackendBack { outage: length });
+        info!(outage = ?length, outage_seconds = length.as_secs_f64(), "backend answers again");
+    }
+
+    /// Gives up a lease that ran out without being renewed (during an outage), without
+    /// asking the backend anything: it may not answer.
+    fn lapse_if_expired(&self, state: &mut State) {
+        if !state.holding || !state.lease_left(self.config.lease).is_zero() {
+            return;
+        }
+        state.holding = false;
+        state.leased_at = None;
+        self.emit(Event::SteppedDown {
+            reason: StepDown::LeaseExpired,
+        });
+        warn!("the lease ran out while the backend did not answer; standing by until it does");
     }
 
     /// Releases the lock and registers death, logging (not returning) errors: the process
@@ -1158,6 +1368,12 @@ fn birth_error(e: rqs_lifecycle::Error) -> Error {
         rqs_lifecycle::Error::AlreadyActive(n) => Error::AlreadyActive(n),
         other => Error::Lifecycle(other),
     }
+}
+
+/// A time in the log's own format (`2026-12-04T07:35:24.760473Z`, as the log lines'
+/// timestamps), so every time in a line reads and sorts the same way.
+pub(crate) fn log_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn to_chrono(d: Duration) -> chrono::TimeDelta {

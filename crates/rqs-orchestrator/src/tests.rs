@@ -119,6 +119,11 @@ impl Observer for Recorder {
             Event::Idle { next_due } => format!("idle {next_due:?}"),
             Event::Error { error } => format!("error {}", error.kind()),
             Event::Stopped { total } => format!("stopped pushed={}", total.pushed),
+            Event::BackendDown { error } => format!("outage {}", error.kind()),
+            Event::BackendBack { .. } => "back".to_owned(),
+            // Every turn and every renewal: too many to list; tests that need them
+            // count them apart.
+            Event::Tick | Event::LeaseRenewed { .. } => return,
         };
         self.0.lock().unwrap().push(line);
     }
@@ -256,13 +261,15 @@ async fn a_standby_retries_the_lock_every_second_quietly() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn refuses_to_start_when_the_name_is_alive() {
+async fn refuses_to_start_when_the_name_stays_alive() {
     let mut lifecycle = MockLifecycleRegistry::new();
     lifecycle.expect_instances().returning(|| Ok(vec![]));
-    lifecycle
-        .expect_register_birth()
-        .times(1)
-        .returning(|n, _, _| Err(BackendError::AlreadyActive(n.to_owned())));
+    let tries = Arc::new(Mutex::new(0));
+    let t = tries.clone();
+    lifecycle.expect_register_birth().returning(move |n, _, _| {
+        *t.lock().unwrap() += 1;
+        Err(BackendError::AlreadyActive(n.to_owned()))
+    });
     // No lock, store or death expectations: touching them fails the test.
     let s = scheduler(
         MockJobStore::new(),
@@ -270,11 +277,55 @@ async fn refuses_to_start_when_the_name_is_alive() {
         lifecycle,
         SchedulerConfig::new("busy"),
     );
+    let started = Instant::now();
     let err = s.run(std::future::pending()).await.unwrap_err();
     assert!(
         matches!(err, Error::AlreadyActive(ref n) if n == "busy"),
         "{err:?}"
     );
+    // Tried every half second for as long as a crashed instance's heartbeat takes to
+    // go stale (and a margin), then refused: the holder kept beating.
+    let waited = started.elapsed();
+    let stale = rqs_lifecycle::STALE_AFTER;
+    assert!(
+        waited >= stale && waited <= stale + Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert!(*tries.lock().unwrap() >= 10, "{}", tries.lock().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crashed_instance_of_the_same_name_is_waited_out_not_refused() {
+    let mut lifecycle = MockLifecycleRegistry::new();
+    lifecycle.expect_instances().returning(|| Ok(vec![]));
+    let mut seq = Sequence::new();
+    // The record of the crashed instance goes stale after three refusals.
+    lifecycle
+        .expect_register_birth()
+        .times(3)
+        .in_sequence(&mut seq)
+        .returning(|n, _, _| Err(BackendError::AlreadyActive(n.to_owned())));
+    lifecycle
+        .expect_register_birth()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(()));
+    lifecycle.expect_register_death().returning(|_, _| Ok(()));
+    let script = scripted(vec![], None);
+    let recorder = Arc::new(Recorder::default());
+    let started = Instant::now();
+    scheduler(
+        script.store,
+        free_lock(),
+        lifecycle,
+        SchedulerConfig::new("again").burst(true),
+    )
+    .with_observer(recorder.clone())
+    .run(std::future::pending())
+    .await
+    .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(1_500));
+    assert_eq!(recorder.0.lock().unwrap()[0], "born again");
 }
 
 #[tokio::test(start_paused = true)]
@@ -310,15 +361,22 @@ async fn a_birth_while_redis_is_unavailable_is_retried() {
     .run(std::future::pending())
     .await
     .unwrap();
-    assert_eq!(
-        started.elapsed(),
-        Duration::from_millis(200 + 400),
-        "retried with a growing backoff"
+    // Two waits of the retry period plus up to half of it, not a growing backoff.
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(500)..=Duration::from_millis(750)).contains(&waited),
+        "{waited:?}"
     );
     let events = recorder.0.lock().unwrap();
     assert_eq!(
-        events[..3],
-        ["error unavailable", "error unavailable", "born n"]
+        events[..5],
+        [
+            "error unavailable",
+            "outage unavailable",
+            "error unavailable",
+            "back",
+            "born n"
+        ]
     );
 }
 
@@ -395,8 +453,12 @@ async fn shutdown_during_sleep_releases_the_lock_and_registers_death() {
         .expect_register_birth()
         .times(1)
         .returning(|_, _, _| Ok(()));
-    // The record lives 70 s: a heartbeat every 23 s is plenty, none in 10 s.
-    lifecycle.expect_heartbeat().times(0);
+    // A heartbeat every second (so that a crash is seen within seconds): the wake-ups
+    // at 1 s .. 10 s.
+    lifecycle
+        .expect_heartbeat()
+        .times(10)
+        .returning(|_, _, _| Ok(true));
     lifecycle
         .expect_register_death()
         .times(1)
@@ -415,7 +477,7 @@ async fn shutdown_during_sleep_releases_the_lock_and_registers_death() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn heartbeats_keep_the_record_alive_a_third_of_its_life_apart() {
+async fn heartbeats_come_every_second_and_keep_the_record_alive() {
     let beats = Arc::new(Mutex::new(Vec::new()));
     let b = beats.clone();
     let started = Instant::now();
@@ -438,7 +500,7 @@ async fn heartbeats_keep_the_record_alive_a_third_of_its_life_apart() {
         .run(tokio::time::sleep(Duration::from_millis(12_500)))
         .await
         .unwrap();
-    assert_eq!(*beats.lock().unwrap(), [4, 8, 12]);
+    assert_eq!(*beats.lock().unwrap(), (1..=12).collect::<Vec<_>>());
 }
 
 /// Runs a daemon for 9 s of paused time with an empty schedule whose head is due at
@@ -447,6 +509,7 @@ async fn due_calls_with_head_at(next_due: f64) -> Vec<(Duration, f64)> {
     let script = scripted(vec![], Some(next_due));
     let config = SchedulerConfig::new("n")
         .peek_interval(Duration::from_secs(60))
+        .heartbeat_every(Duration::from_secs(60))
         .lease(Duration::from_secs(120));
     scheduler(script.store, free_lock(), lifecycle(), config)
         .run(tokio::time::sleep(Duration::from_secs(9)))
@@ -643,7 +706,12 @@ async fn transient_errors_are_retried_with_backoff() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(move |_, _, _| {
-            assert_eq!(started.elapsed(), Duration::from_millis(200));
+            // The retry period (250 ms) plus at most half of it.
+            let waited = started.elapsed();
+            assert!(
+                (Duration::from_millis(250)..=Duration::from_millis(375)).contains(&waited),
+                "{waited:?}"
+            );
             Ok(vec![job("a", 1.0)])
         });
     store
@@ -797,10 +865,12 @@ async fn an_expired_instance_record_is_registered_again() {
         .expect_register_birth()
         .times(2)
         .returning(|_, _, _| Ok(()));
+    // The record is gone at the first heartbeat (an outage outlived it), then kept.
+    let mut first = true;
     lifecycle
         .expect_heartbeat()
         .times(1..)
-        .returning(|_, _, _| Ok(false));
+        .returning(move |_, _, _| Ok(!std::mem::take(&mut first)));
     lifecycle
         .expect_register_death()
         .times(1)
@@ -1276,4 +1346,170 @@ async fn shutdown_between_windows_waits_for_the_one_sent_ahead() {
     assert_eq!(lane.calls(), 3, "no window is sent once shutdown is asked");
     assert_eq!(stats.pushed, 6);
     assert_eq!(handed(&recorder), ["a0", "a1", "b0", "b1", "c0", "c1"]);
+}
+
+/// Runs a daemon through an outage of `outage` that starts 3 s in: every call of the
+/// store, the lock and the lifecycle fails as unavailable meanwhile. Returns the events
+/// seen (Ticks and lease renewals left out, as by [`Recorder`]), when the first pass after
+/// the outage read the schedule (from the outage's end), and how many calls of `due`
+/// failed.
+async fn through_an_outage(outage: Duration) -> (Vec<String>, Duration, usize) {
+    let started = Instant::now();
+    let down_from = started + Duration::from_secs(3);
+    let down_until = down_from + outage;
+    let down = move || {
+        let now = Instant::now();
+        now >= down_from && now < down_until
+    };
+    let unavailable = || BackendError::Unavailable("connection refused".into());
+    let failed = Arc::new(Mutex::new(0usize));
+    let first_after = Arc::new(Mutex::new(None));
+    let mut store = MockJobStore::new();
+    let (f, a) = (failed.clone(), first_after.clone());
+    store.expect_due().returning(move |_, _, _| {
+        if down() {
+            *f.lock().unwrap() += 1;
+            return Err(unavailable());
+        }
+        let now = Instant::now();
+        if now >= down_until {
+            a.lock().unwrap().get_or_insert(now - down_until);
+        }
+        Ok(vec![])
+    });
+    store
+        .expect_count()
+        .returning(move |_| if down() { Err(unavailable()) } else { Ok(0) });
+    store
+        .expect_next_due()
+        .returning(move || if down() { Err(unavailable()) } else { Ok(None) });
+    let mut lock = MockLockProvider::new();
+    lock.expect_acquire()
+        .returning(move |_, _| if down() { Err(unavailable()) } else { Ok(true) });
+    lock.expect_renew()
+        .returning(move |_, _| if down() { Err(unavailable()) } else { Ok(true) });
+    lock.expect_holder().returning(|| Ok(None));
+    lock.expect_release().returning(|_| Ok(true));
+    let mut lifecycle = lifecycle();
+    lifecycle.checkpoint();
+    lifecycle.expect_instances().returning(|| Ok(vec![]));
+    lifecycle
+        .expect_register_birth()
+        .returning(|_, _, _| Ok(()));
+    lifecycle
+        .expect_heartbeat()
+        .returning(move |_, _, _| if down() { Err(unavailable()) } else { Ok(true) });
+    lifecycle.expect_register_death().returning(|_, _| Ok(()));
+    let recorder = Arc::new(Recorder::default());
+    scheduler(store, lock, lifecycle, SchedulerConfig::new("n"))
+        .with_observer(recorder.clone())
+        .run(tokio::time::sleep(
+            Duration::from_secs(3) + outage + Duration::from_secs(3),
+        ))
+        .await
+        .unwrap();
+    let events = recorder.0.lock().unwrap().clone();
+    let first = first_after
+        .lock()
+        .unwrap()
+        .expect("a pass after the outage");
+    let failed = *failed.lock().unwrap();
+    (events, first, failed)
+}
+
+#[tokio::test(start_paused = true)]
+async fn outages_short_and_long_are_retried_on_a_short_cadence() {
+    for secs in [3, 20, 120] {
+        let outage = Duration::from_secs(secs);
+        let (events, first, _) = through_an_outage(outage).await;
+        // The retry period plus its jitter: never a backoff that grew with the outage.
+        assert!(
+            first <= Duration::from_millis(375),
+            "{secs} s outage: first pass {first:?} after it ended"
+        );
+        let outages = events.iter().filter(|e| e.starts_with("outage")).count();
+        let backs = events.iter().filter(|e| *e == "back").count();
+        assert_eq!((outages, backs), (1, 1), "{secs} s: {events:?}");
+        // The lease (5 s) could not be renewed: given up while the backend was away,
+        // and taken again once it answered.
+        let down = events
+            .iter()
+            .position(|e| e == "down LeaseExpired")
+            .unwrap_or_else(|| panic!("{secs} s: no step-down in {events:?}"));
+        // The turn that found the backend again ends the outage (its first success is
+        // that turn's lock, so "active" comes first).
+        let back = events.iter().position(|e| e == "back").unwrap();
+        let active_again = events
+            .iter()
+            .rposition(|e| e.starts_with("active"))
+            .unwrap();
+        assert!(
+            down < active_again && active_again < back,
+            "{secs} s: {events:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_turn_and_every_lease_is_reported() {
+    #[derive(Debug, Default)]
+    struct Count(Mutex<(usize, Vec<Duration>)>);
+    impl Observer for Count {
+        fn observe(&self, event: &Event<'_>) {
+            let mut c = self.0.lock().unwrap();
+            match event {
+                Event::Tick => c.0 += 1,
+                Event::LeaseRenewed { left } => c.1.push(*left),
+                _ => {}
+            }
+        }
+    }
+    let count = Arc::new(Count::default());
+    let script = scripted(vec![], None);
+    scheduler(
+        script.store,
+        free_lock(),
+        lifecycle(),
+        SchedulerConfig::new("n"),
+    )
+    .with_observer(count.clone())
+    .run(tokio::time::sleep(Duration::from_millis(10_500)))
+    .await
+    .unwrap();
+    let (ticks, leases) = count.0.lock().unwrap().clone();
+    // One at birth, one at 0 s and one at every wake-up (1 s .. 10 s).
+    assert_eq!(ticks, 12);
+    // Taken at start, renewed when half of it is gone; each time for the whole lease
+    // (paused time: no time passes during a call).
+    assert!(leases.len() >= 3, "{leases:?}");
+    assert!(
+        leases.iter().all(|l| *l == Duration::from_secs(5)),
+        "{leases:?}"
+    );
+}
+
+#[test]
+fn every_error_kind_is_listed() {
+    let backend = [
+        BackendError::Unavailable("x".into()),
+        BackendError::ReadOnly("x".into()),
+        BackendError::PermissionDenied("x".into()),
+        BackendError::Rejected("x".into()),
+        BackendError::Protocol("x".into()),
+        BackendError::NotScheduled("j".into()),
+        BackendError::NotQuarantined("j".into()),
+        BackendError::AlreadyActive("n".into()),
+        BackendError::Other("x".into()),
+    ];
+    let mut errors: Vec<Error> = backend.into_iter().map(Error::Store).collect();
+    errors.push(Error::InvalidConfig("x".into()));
+    errors.push(Error::AlreadyActive("n".into()));
+    errors.push(Error::ForeignScheduler(vec![]));
+    for e in &errors {
+        assert!(
+            Error::KINDS.contains(&e.kind()),
+            "{} is not listed",
+            e.kind()
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rqs_core::{BackendError as Error, keys};
-use rqs_lifecycle::{DEATH_TTL, InstanceRecord, LifecycleRegistry, Result, stamp};
+use rqs_lifecycle::{DEATH_TTL, InstanceRecord, LifecycleRegistry, Result, STALE_AFTER, stamp};
 
 use crate::Conn;
 use crate::error::{RedisResultExt, explain_command, query};
@@ -57,7 +57,8 @@ impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
         let mut cmd = BIRTH.cmd(&[keys::instance_key(name)]);
         cmd.arg(stamp(at))
             .arg(millis(ttl))
-            .arg(env!("CARGO_PKG_VERSION"));
+            .arg(env!("CARGO_PKG_VERSION"))
+            .arg(millis(STALE_AFTER));
         let registered: i64 = BIRTH.run(&mut self.conn.clone(), &cmd).await.backend()?;
         if registered == 1 {
             Ok(())
@@ -66,9 +67,10 @@ impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
         }
     }
 
-    async fn heartbeat(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+    async fn heartbeat(&self, name: &str, _at: DateTime<Utc>, ttl: Duration) -> Result<bool> {
+        // The script stamps the server's time: see `STALE_AFTER`.
         let mut cmd = HEARTBEAT.cmd(&[keys::instance_key(name)]);
-        cmd.arg(stamp(at)).arg(millis(ttl));
+        cmd.arg(millis(ttl));
         let alive: i64 = HEARTBEAT
             .run(&mut self.conn.clone(), &cmd)
             .await

@@ -94,7 +94,47 @@ pub async fn instances_lists_every_record(registry: &impl LifecycleRegistry, _: 
     let alive = &all[1].1;
     assert!(alive.is_alive() && alive.is_rqs());
     assert_eq!(alive.birth.as_deref(), Some("1795804227.0"));
-    assert_eq!(alive.heartbeat.as_deref(), Some("1795804230.5"));
+    // `at`, or the backend's own clock where it has one: a number of Unix seconds.
+    let heartbeat = alive
+        .heartbeat
+        .as_deref()
+        .expect("rqs records carry a heartbeat");
+    assert!(heartbeat.parse::<f64>().is_ok(), "{heartbeat}");
     assert!(!all[0].1.is_alive());
     assert_eq!(all[0].1.death.as_deref(), Some("1795804230.5"));
+}
+
+/// A record whose heartbeat stopped more than `STALE_AFTER` ago is a crashed instance's:
+/// a birth under its name takes it over. One with a fresh heartbeat is refused.
+///
+/// Times are real (now, and a real wait): a backend may stamp heartbeats with its own
+/// clock. A round where the machine stalled past `STALE_AFTER` between the birth and the
+/// second one proves nothing and is repeated (a few times at most).
+pub async fn birth_takes_over_a_stale_record(registry: &impl LifecycleRegistry, _: &()) {
+    use rqs_lifecycle::STALE_AFTER;
+    for round in 1..=5 {
+        let name = format!("crashed-{round}");
+        let started = tokio::time::Instant::now();
+        registry
+            .register_birth(&name, Utc::now(), TTL)
+            .await
+            .unwrap();
+        assert!(registry.heartbeat(&name, Utc::now(), TTL).await.unwrap());
+        let refused = registry.register_birth(&name, Utc::now(), TTL).await;
+        if started.elapsed() >= STALE_AFTER {
+            continue;
+        }
+        assert!(
+            matches!(refused, Err(Error::AlreadyActive(_))),
+            "a fresh heartbeat must keep the name: {refused:?}"
+        );
+        tokio::time::sleep(STALE_AFTER + Duration::from_millis(300)).await;
+        let reborn = Utc::now();
+        registry.register_birth(&name, reborn, TTL).await.unwrap();
+        let record = registry.record(&name).await.unwrap().unwrap();
+        assert_eq!(record.birth, Some(rqs_lifecycle::stamp(reborn)));
+        assert!(record.is_alive_at(rqs_core::time::unix_seconds(reborn)));
+        return;
+    }
+    panic!("five rounds in a row stalled past STALE_AFTER between two calls");
 }

@@ -172,6 +172,7 @@ macro_rules! lifecycle_conformance {
             birth_refuses_a_live_name,
             death_allows_a_new_birth,
             heartbeat_reports_an_expired_record,
+            birth_takes_over_a_stale_record,
             times_are_python_float_reprs,
             instances_lists_every_record,
         );
