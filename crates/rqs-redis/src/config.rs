@@ -181,6 +181,10 @@ pub struct RedisConfig {
     pub username: Option<String>,
     /// Password.
     pub password: Option<Secret>,
+    /// A file whose first line is the password, read again at every new connection, so
+    /// that a rotated password is picked up without a restart. While it cannot be read
+    /// (or is empty), [`password`](Self::password) is used.
+    pub password_file: Option<PathBuf>,
     /// Find the master through Sentinel instead of `address`.
     pub sentinel: Option<SentinelOptions>,
     /// Timeouts and retries.
@@ -206,6 +210,7 @@ impl RedisConfig {
             db: 0,
             username: None,
             password: None,
+            password_file: None,
             sentinel: None,
             options: ConnectOptions::default(),
         }
@@ -235,6 +240,24 @@ impl RedisConfig {
     pub fn password(mut self, password: Option<Secret>) -> Self {
         self.password = password;
         self
+    }
+
+    /// Reads the password from `path` at every new connection (see
+    /// [`password_file`](Self::password_file)).
+    pub fn password_file(mut self, path: Option<PathBuf>) -> Self {
+        self.password_file = path;
+        self
+    }
+
+    /// The password to send now: the file's first line when it can be read, else the
+    /// configured one.
+    pub fn current_password(&self) -> Option<Secret> {
+        let from_file = self.password_file.as_ref().and_then(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            let line = text.lines().next()?.to_owned();
+            (!line.is_empty()).then(|| Secret::new(line))
+        });
+        from_file.or_else(|| self.password.clone())
     }
 
     /// Turns TLS on with these settings.

@@ -47,7 +47,7 @@ impl Default for ConnectOptions {
         Self {
             response_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(5),
-            reconnect_retries: 3,
+            reconnect_retries: 2,
         }
     }
 }
@@ -180,11 +180,16 @@ pub async fn connect<T: IntoConnectionInfo>(
     Ok(manager)
 }
 
+/// The manager reconnects by itself after a dropped connection, `reconnect_retries`
+/// times with waits of 50 to 500 ms: the caller retries on its own short cadence, so a
+/// wait that grew with the outage would only delay the recovery.
 fn manager_config(options: &ConnectOptions) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
         .set_response_timeout(Some(options.response_timeout))
         .set_connection_timeout(Some(options.connection_timeout))
         .set_number_of_retries(options.reconnect_retries)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500))
 }
 
 /// `TCP_NODELAY` (hand-offs are small and latency matters), keepalive probes for idle
@@ -208,7 +213,7 @@ fn client_for(config: &RedisConfig, address: &Address) -> Result<Client, Connect
     if let Some(user) = &config.username {
         redis = redis.set_username(user);
     }
-    if let Some(password) = &config.password {
+    if let Some(password) = config.current_password() {
         redis = redis.set_password(password.expose());
     }
     let addr = match (address, &config.tls) {
@@ -565,6 +570,19 @@ impl Shared {
             }
             return Next::Return;
         }
+        // The manager keeps a refused password for good (it reconnects only after I/O
+        // errors), and its password is the one it was made with: a new connection,
+        // with the password file read again, is what picks up a rotated password.
+        if is_auth_error(e) {
+            self.reconnect(used.generation).await;
+            // Refused at the handshake, so the command did not run: send it again on
+            // the new connection, if there is one.
+            return if self.current().generation == used.generation {
+                Next::Return
+            } else {
+                Next::Retry
+            };
+        }
         if self.config.sentinel.is_none() {
             return Next::Return;
         }
@@ -587,7 +605,8 @@ impl Shared {
         self.timeouts_in_a_row.store(0, Ordering::Relaxed);
     }
 
-    /// Replaces a connection that keeps timing out (with Sentinel: asks for the master).
+    /// Replaces a connection that keeps timing out, or whose password was refused (with
+    /// Sentinel: asks for the master).
     async fn reconnect(&self, generation: u64) {
         if self.config.sentinel.is_some() {
             return self.find_master(generation, None, true).await;
@@ -599,7 +618,7 @@ impl Shared {
         }
         match open(&self.config, &current.address).await {
             Ok(conn) => {
-                warn!(address = %current.address, "Redis did not answer twice in a row: opened a new connection");
+                debug!(address = %current.address, "opened a new connection");
                 self.install(conn, current.address);
             }
             Err(e) => debug!(error = %e, "reconnecting after timeouts failed; trying again later"),
@@ -649,6 +668,14 @@ impl Shared {
         }
         self.install(conn, address);
     }
+}
+
+/// Whether Redis refused the credentials: a password rotated on the server before (or
+/// after) the client's, or a user disabled for a moment.
+fn is_auth_error(e: &RedisError) -> bool {
+    e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"))
+        || e.to_string().contains("WRONGPASS")
 }
 
 /// Asks each sentinel in turn for the master's address.

@@ -9,16 +9,30 @@ use crate::Conn;
 /// they cannot work with.
 pub const REJECTED: &str = "RQS_REJECTED";
 
-/// Whether an error is a passing condition (connection dropped, timeout, server loading or
-/// failing over) after which the same call may succeed.
+/// Whether an error is a passing condition after which the same call may succeed: a
+/// connection dropped, refused or timed out, a server loading, busy with a script, out of
+/// memory or failing over, or a password refused (rotated on the server before the
+/// client's file: the connection reads it again). Settings that are wrong from the start
+/// are caught when connecting, before any of this.
 pub fn is_transient(error: &RedisError) -> bool {
     error.is_io_error()
         || error.is_timeout()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
+        || error.kind() == redis::ErrorKind::AuthenticationFailed
         || matches!(
             error.code(),
-            Some("LOADING" | "BUSY" | "TRYAGAIN" | "MASTERDOWN" | "READONLY" | "CLUSTERDOWN")
+            Some(
+                "LOADING"
+                    | "BUSY"
+                    | "TRYAGAIN"
+                    | "MASTERDOWN"
+                    | "READONLY"
+                    | "CLUSTERDOWN"
+                    | "OOM"
+                    | "WRONGPASS"
+                    | "NOAUTH"
+            )
         )
 }
 

@@ -71,6 +71,11 @@ impl<C: Conn> RedisJobStore<C> {
         self.conn.clone()
     }
 
+    /// How many jobs the quarantine holds (`HLEN rq:rqs:quarantine`).
+    pub async fn quarantine_len(&self) -> Result<u64> {
+        query(&mut self.conn(), redis::cmd("HLEN").arg(keys::QUARANTINE)).await
+    }
+
     /// Moves the quarantine of rqs before 0.2 (`rqs:quarantine`) under `rq:`; returns the
     /// number of records moved. Without access to the old key (an ACL user limited to
     /// `rq:*`) there is nothing rqs could have written there, so that is not an error.
