@@ -1,5 +1,5 @@
 //! The `--metrics-addr` endpoints: `/metrics` (Prometheus text format), `/healthz` (the
-//! process runs), `/readyz` (200 while Redis answers, 503 otherwise) and the read-only
+//! scheduler loop turns), `/readyz` (200 while Redis answers, 503 otherwise) and the read-only
 //! status page at `/`.
 
 use std::sync::Arc;
@@ -84,13 +84,25 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        crate::telemetry::render(&state.metrics, &state.health),
     )
         .into_response()
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// 200 while the scheduler loop turns; 503 once it has been silent for longer than its
+/// bound (wedged), so that a supervisor restarts it. Redis being away is `/readyz`'s
+/// business: the loop keeps turning through an outage.
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.health.loop_is_alive() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        let silent = state.health.since_last_turn().as_secs();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: the scheduler loop has not turned for {silent} s\n"),
+        )
+            .into_response()
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -119,7 +131,7 @@ async fn status_page(State(state): State<AppState>) -> Response {
     };
     let here = page::Here {
         instance: &state.instance,
-        active: state.health.is_active(),
+        active: state.health.is_leader(),
     };
     match read.await {
         Ok((overview, jobs, quarantine)) => (
@@ -144,6 +156,7 @@ mod tests {
     use rqs_core::{JobHash, JobId};
     use rqs_store::JobAdmin;
     use rqs_testkit::RedisServer;
+    use std::time::Duration;
     use tower::ServiceExt;
 
     use super::*;
@@ -215,12 +228,13 @@ mod tests {
         .config;
         let reader = rqs_redis::RedisConnection::connect(&config).await.unwrap();
         let health = Arc::new(Health::default());
-        let app = router(AppState {
+        let app_state = AppState {
             metrics: telemetry::builder().build_recorder().handle(),
             health: health.clone(),
             inspector: Inspector::new(reader.clone()),
             instance: "<i>me</i>".into(),
-        });
+        };
+        let app = router(app_state.clone());
 
         let (status, page) = get(&app, "/").await;
         assert_eq!(status, StatusCode::OK, "{page}");
@@ -233,6 +247,15 @@ mod tests {
         assert!(!page.contains("<script") && !page.contains("<b>id") && !page.contains("<i>me"));
 
         assert_eq!(get(&app, "/healthz").await, (StatusCode::OK, "ok\n".into()));
+        // A loop silent for longer than its bound fails the health check.
+        let wedged = router(AppState {
+            health: Arc::new(Health::new(Duration::ZERO)),
+            ..app_state.clone()
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let (status, body) = get(&wedged, "/healthz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("has not turned"), "{body}");
         assert_eq!(
             get(&app, "/readyz").await.0,
             StatusCode::SERVICE_UNAVAILABLE

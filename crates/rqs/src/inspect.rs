@@ -278,7 +278,9 @@ fn instance(name: &str, r: &InstanceRecord, holds_lock: bool) -> Instance {
             .rqs
             .as_ref()
             .map_or_else(|| "not rqs".to_owned(), |v| format!("rqs {v}")),
-        alive: r.is_alive(),
+        // A crashed rqs instance shows dead once its heartbeat is stale (seconds), not
+        // once its record expires (a minute or more).
+        alive: r.is_alive_at(crate::output::now()),
         birth: stamp(r.birth.as_deref()),
         heartbeat: stamp(r.heartbeat.as_deref()),
         death: stamp(r.death.as_deref()),

@@ -14,6 +14,7 @@ mod http;
 mod inspect;
 mod jobinfo;
 mod logging;
+mod notify;
 mod output;
 mod page;
 mod pidfile;

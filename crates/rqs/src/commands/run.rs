@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rqs_orchestrator::{Scheduler, SchedulerConfig};
+use rqs_orchestrator::{Observer, Scheduler, SchedulerConfig};
 use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, RedisQueueSink};
 use tokio::sync::Notify;
 use tracing::{info, warn};
@@ -11,6 +11,7 @@ use crate::cli::{ConnectionArgs, RunArgs};
 use crate::exit::Failure;
 use crate::http::{self, AppState};
 use crate::inspect::Inspector;
+use crate::notify::Notifier;
 use crate::pidfile::PidFile;
 use crate::telemetry::{self, Health, MetricsObserver};
 
@@ -24,17 +25,24 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         .name
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let config = SchedulerConfig::new(name)
+    let notifier = Notifier::from_env().map(Arc::new);
+    let mut config = SchedulerConfig::new(name)
         .interval(interval)
         .peek_interval(peek)
         .burst(args.burst)
         .exclusive(args.exclusive)
         .batch_size(args.batch_size as usize);
+    if let Some(watchdog) = notifier.as_ref().and_then(|n| n.watchdog_interval()) {
+        // The loop reports nothing while it waits out a backoff: keep every wait well
+        // inside the watchdog's period, so a slow retry is never taken for a hang.
+        let longest = config.max_backoff.min(watchdog / 4);
+        config = config.max_backoff(longest);
+    }
     config.validate().map_err(Failure::Usage)?;
     for warning in args.compatibility_warnings() {
         warn!("{warning}");
     }
-    let shutdown = Shutdown::install()?;
+    let shutdown = Shutdown::install(notifier.clone())?;
     let conn = connection.connect().await?;
     let _pid = args.pid.as_deref().map(PidFile::create).transpose()?;
     info!(name = %config.name, "rqs {} starting", env!("CARGO_PKG_VERSION"));
@@ -57,12 +65,18 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         config,
     )
     .with_fast_lane(fast_lane);
+    let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
+    if let Some(notifier) = &notifier {
+        observers.push(notifier.clone());
+    }
     if let Some(addr) = &args.metrics_addr {
-        let handle = telemetry::install().map_err(Failure::Runtime)?;
-        let health = Arc::new(Health::default());
+        let handle = telemetry::install(&name).map_err(Failure::Runtime)?;
         // A connection of their own, so that a page reading large job hashes never
         // queues in front of the scheduler's commands.
         let reader = connection.connect().await?;
+        // A turn takes at most a few Redis calls, each bounded by the response timeout.
+        let stall_after = telemetry::STALL_AFTER.max(3 * reader.config().options.response_timeout);
+        let health = Arc::new(Health::new(stall_after));
         health.set_ready(true);
         tokio::spawn(telemetry::poll(
             RedisJobStore::new(reader.clone()),
@@ -76,7 +90,15 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
             instance: name,
         };
         http::serve(addr, state).await?;
-        scheduler = scheduler.with_observer(Arc::new(MetricsObserver::new(health)));
+        observers.push(Arc::new(MetricsObserver::new(health)));
+    }
+    match observers.len() {
+        0 => {}
+        1 => scheduler = scheduler.with_observer(observers.remove(0)),
+        _ => {
+            let second = observers.remove(1);
+            scheduler = scheduler.with_observer(Arc::new((observers.remove(0), second)));
+        }
     }
     match scheduler.run(shutdown.requested()).await {
         Ok(_) => Ok(()),
@@ -96,7 +118,7 @@ struct Shutdown {
 }
 
 impl Shutdown {
-    fn install() -> Result<Self, Failure> {
+    fn install(notifier: Option<Arc<Notifier>>) -> Result<Self, Failure> {
         use tokio::signal::unix::{Signal, SignalKind, signal};
         let listen = |kind| {
             signal(kind).map_err(|e| {
@@ -118,6 +140,9 @@ impl Shutdown {
         tokio::spawn(async move {
             any(&mut int, &mut term, &mut hup).await;
             info!("shutting down: finishing the batch in flight, then releasing the lock");
+            if let Some(notifier) = &notifier {
+                notifier.stopping();
+            }
             n.notify_one();
             any(&mut int, &mut term, &mut hup).await;
             #[allow(clippy::print_stderr)] // Straight to stderr: the process ends now.
