@@ -520,6 +520,8 @@ async fn quarantine_lists_reasons_and_releases() {
     assert_eq!(bad["kind"], "unreadable_meta");
     assert_eq!(bad["score"]["unix"], 1_577_880_000.0);
 
+    // Fixed: without its JSON meta it is a plain one-off job.
+    q::<()>(&conn, redis::cmd("HDEL").arg("rq:job:bad-due").arg("meta")).await;
     let out = rqs(
         &url,
         &[
@@ -559,10 +561,21 @@ async fn quarantine_lists_reasons_and_releases() {
     rqs(&url, &["reschedule", "bad-cron", "2020-01-01T00:00:00Z"]).expect(0);
     let mut burst = Daemon::start(&["run", "--burst", "-u", &url, "--name", "burst-2"]);
     assert_eq!(burst.exit_code(T), 0, "{}", burst.log());
-    let json = rqs(&url, &["quarantine", "release", "bad-cron", "--json"])
-        .expect(0)
-        .json();
+    // Its cron string is still invalid: only --force releases it.
+    let json = rqs(
+        &url,
+        &["quarantine", "release", "bad-cron", "--json", "--force"],
+    )
+    .expect(0)
+    .json();
     assert_eq!(json["due"]["unix"], 1_577_836_800.0);
+    assert!(
+        json["warning"]
+            .as_str()
+            .unwrap()
+            .contains("invalid cron string"),
+        "{json:#}"
+    );
 }
 
 #[tokio::test]
@@ -617,5 +630,215 @@ async fn read_commands_work_for_a_read_only_user() {
         refused.stderr.contains("permission denied"),
         "{}",
         refused.stderr
+    );
+}
+
+/// The keys that appear twice in one object of a JSON text. A JSON parser keeps only
+/// one of them, so this reads the raw text.
+fn duplicate_keys(raw: &str) -> Vec<String> {
+    // One entry per open container: the keys seen, or `None` for an array.
+    let mut open: Vec<Option<Vec<String>>> = Vec::new();
+    let mut dups = Vec::new();
+    let mut chars = raw.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        match c {
+            '{' => open.push(Some(Vec::new())),
+            '[' => open.push(None),
+            '}' | ']' => {
+                open.pop();
+            }
+            '"' => {
+                let mut end = start;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' => {
+                            end = i;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let is_key = raw[end + 1..].trim_start().starts_with(':');
+                if let (true, Some(Some(keys))) = (is_key, open.last_mut()) {
+                    let key = raw[start + 1..end].to_owned();
+                    if keys.contains(&key) {
+                        dups.push(key);
+                    } else {
+                        keys.push(key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    dups
+}
+
+#[tokio::test]
+async fn check_json_names_each_key_once() {
+    assert_eq!(
+        duplicate_keys(r#"{"a": {"a": 1}, "b": ["a", "b"]}"#),
+        Vec::<String>::new()
+    );
+    assert_eq!(duplicate_keys(r#"{"a": "x\"", "a": 2}"#), ["a"]);
+    let env = python_env().await;
+    let server = RedisServer::start();
+    let url = server.url();
+    scenario(&env, &["populate", &url]);
+    scenario(&env, &["bad-due", &url, "bad-due"]);
+    let out = rqs(&url, &["check", "--json"]).expect(1);
+    // bad-cron and bad-due have an invalid kind and a quarantine verdict: both said why.
+    let report = out.json();
+    assert_eq!(entry(&report["jobs"], "bad-cron")["verdict"], "quarantine");
+    assert_eq!(entry(&report["jobs"], "bad-due")["verdict"], "quarantine");
+    assert!(
+        entry(&report["jobs"], "bad-due")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("meta is JSON")
+    );
+    assert_eq!(
+        duplicate_keys(&out.stdout),
+        Vec::<String>::new(),
+        "a key twice in one object of\n{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
+async fn show_tells_a_quarantined_job_apart() {
+    let (_server, url) = populated().await;
+    let text = rqs(&url, &["show", "bad-due"]).expect(0).stdout;
+    let status = line(&text, "status  ");
+    assert!(status.contains("quarantined"), "{text}");
+    let q = line(&text, "quarantined  ");
+    for part in ["since 20", "unreadable_meta", "meta is JSON"] {
+        assert!(q.contains(part), "{part:?} in {q}");
+    }
+    assert!(
+        line(&text, "was due  ").contains("2020-01-01T12:00:00Z"),
+        "{text}"
+    );
+
+    let job = rqs(&url, &["show", "bad-due", "--json"]).expect(0).json();
+    assert_eq!(job["status"], "quarantined", "{job:#}");
+    assert_eq!(job["scheduled"], Value::Null);
+    let record = &job["quarantine"];
+    assert_eq!(record["kind"], "unreadable_meta");
+    assert!(record["reason"].as_str().unwrap().contains("meta is JSON"));
+    assert_eq!(record["score"]["unix"], 1_577_880_000.0);
+    assert!(record["since"]["unix"].as_f64().is_some(), "{job:#}");
+
+    // A scheduled job is still shown with the status its hash holds.
+    let every = rqs(&url, &["show", "every-10-min", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(every["status"], "scheduled");
+    assert_eq!(every["quarantine"], Value::Null);
+}
+
+#[tokio::test]
+async fn release_refuses_a_job_that_would_be_quarantined_again() {
+    let (server, url) = populated().await;
+    let conn = server.connection().await;
+    let score = |id: &'static str| {
+        let conn = conn.clone();
+        async move {
+            q::<Option<f64>>(
+                &conn,
+                redis::cmd("ZSCORE")
+                    .arg("rq:scheduler:scheduled_jobs")
+                    .arg(id),
+            )
+            .await
+        }
+    };
+    let quarantined = |url: &str| {
+        let list = rqs(url, &["quarantine", "list", "--json"]).expect(0).json();
+        let mut ids: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    // Its meta is still JSON: the scheduler would quarantine it again at once.
+    let refused = rqs(&url, &["quarantine", "release", "bad-due"]).expect(1);
+    for part in ["bad-due", "unreadable_meta", "meta is JSON", "--force"] {
+        assert!(
+            refused.stderr.contains(part),
+            "{part:?} in {}",
+            refused.stderr
+        );
+    }
+    assert_eq!(refused.stdout, "");
+    assert_eq!(score("bad-due").await, None);
+    assert_eq!(quarantined(&url), ["bad-due"]);
+
+    // A queue key of the wrong type, still there, then fixed.
+    rqs(&url, &["reschedule", "once-later", "2020-01-01T00:00:00Z"]).expect(0);
+    q::<()>(
+        &conn,
+        redis::cmd("SET").arg("rq:queue:reports").arg("not a list"),
+    )
+    .await;
+    let mut burst = Daemon::start(&["run", "--burst", "-u", &url, "--name", "burst-2"]);
+    assert_eq!(burst.exit_code(T), 0, "{}", burst.log());
+    assert_eq!(quarantined(&url), ["bad-due", "once-later"]);
+    let refused = rqs(&url, &["quarantine", "release", "once-later", "--json"]).expect(1);
+    assert!(
+        refused.stderr.contains("rq:queue:reports is a string"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(score("once-later").await, None);
+    q::<()>(&conn, redis::cmd("DEL").arg("rq:queue:reports")).await;
+    let out = rqs(&url, &["quarantine", "release", "once-later"]).expect(0);
+    assert!(
+        out.stdout.starts_with("released once-later"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stderr, "", "a fixed job releases without a warning");
+    assert_eq!(score("once-later").await, Some(1_577_836_800.0));
+
+    // --force releases it anyway, with a warning.
+    let forced = rqs(&url, &["quarantine", "release", "bad-due", "--force"]).expect(0);
+    assert!(
+        forced.stdout.starts_with("released bad-due"),
+        "{}",
+        forced.stdout
+    );
+    for part in ["WARN", "meta is JSON", "likely"] {
+        assert!(
+            forced.stderr.contains(part),
+            "{part:?} in {}",
+            forced.stderr
+        );
+    }
+    assert_eq!(score("bad-due").await, Some(1_577_880_000.0));
+    assert!(quarantined(&url).is_empty());
+}
+
+#[tokio::test]
+async fn commands_write_nothing_to_stderr_on_success() {
+    let (_server, url) = populated().await;
+    for args in [&["status"][..], &["list", "--json"]] {
+        let out = rqs(&url, args).expect(0);
+        assert!(!out.stdout.is_empty(), "{args:?}");
+        assert_eq!(out.stderr, "", "{args:?} wrote to stderr");
+    }
+    // The connection is still logged, at debug level.
+    let verbose = rqs(&url, &["-v", "status"]).expect(0);
+    assert!(
+        verbose.stderr.contains("connecting to Redis"),
+        "{}",
+        verbose.stderr
     );
 }

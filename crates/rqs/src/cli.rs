@@ -455,11 +455,17 @@ pub(crate) mod tests {
                 Action::Release {
                     id: "j1".into(),
                     at: Some(1_796_378_400.0),
+                    force: false,
                     json: false
                 }
             ),
             other => panic!("{other:?}"),
         }
+        let cli = parse(&["quarantine", "release", "j1", "--force"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Quarantine(q)) if matches!(q.action, Action::Release { force: true, .. })
+        ));
         for args in [
             &["show", "j1", "--json"][..],
             &["cancel", "j1"],
@@ -482,14 +488,14 @@ pub(crate) mod tests {
 
     #[test]
     fn metrics_addr_is_a_scheduler_flag() {
-        let cli = parse(&["run", "--metrics-addr", "0.0.0.0:9187"]).unwrap();
+        let cli = parse(&["run", "--metrics-addr", "0.0.0.0:12187"]).unwrap();
         assert_eq!(
             cli.run_args().unwrap().metrics_addr.as_deref(),
-            Some("0.0.0.0:9187")
+            Some("0.0.0.0:12187")
         );
         assert_eq!(parse(&[]).unwrap().run.metrics_addr, None, "off by default");
         assert_eq!(
-            parse(&["--metrics-addr", "9187"]).unwrap_err().exit_code(),
+            parse(&["--metrics-addr", "12187"]).unwrap_err().exit_code(),
             2
         );
         assert!(parse(&["--metrics-addr", "127.0.0.1:1", "status"]).is_err());

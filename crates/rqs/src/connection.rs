@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rqs_redis::{Address, ConnectError, RedisConfig, RedisConnection, Secret, SentinelOptions};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 
 use crate::exit::Failure;
 
@@ -120,7 +120,7 @@ impl ConnectionArgs {
         for warning in warnings {
             warn!("{warning}");
         }
-        info!(redis = %config, "connecting to Redis");
+        debug!(redis = %config, "connecting to Redis");
         // The message holds its cause already: no chain of sources after it.
         RedisConnection::connect(&config)
             .await
@@ -156,8 +156,10 @@ impl ConnectionArgs {
                     );
                 }
                 let mut config = parsed.config;
-                if config.password.is_none() {
+                if config.password.is_none() && file_password.is_some() {
                     config.password = file_password;
+                    // Read again at every new connection: a rotation needs no restart.
+                    config.password_file = self.password_file.clone();
                 }
                 if config.username.is_none() {
                     config.username = self.username.clone();
@@ -172,10 +174,12 @@ impl ConnectionArgs {
                             .into(),
                     ));
                 }
+                let from_file = file_password.is_some();
                 RedisConfig::tcp(self.host.clone(), self.port)
                     .db(self.db)
                     .username(self.username.clone())
                     .password(self.password.clone().map(Secret::new).or(file_password))
+                    .password_file(self.password_file.clone().filter(|_| from_file))
             }
         };
         config.sentinel = self.sentinel()?;

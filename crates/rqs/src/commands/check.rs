@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use crate::connection::Connection;
 use chrono::{DateTime, Utc};
 use clap::Args;
-use rqs_core::plan::{self, LocalZone};
-use rqs_core::{Action, Enqueue, EnqueueOptions, JobHash, ScheduledJob, keys};
+use rqs_core::plan::{self, LocalZone, MAX_META_BYTES};
+use rqs_core::{Action, Enqueue, EnqueueOptions, JobHash, JobId, ScheduledJob, keys};
 use rqs_store::{JobAdmin, JobStore};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::cli::ConnectionArgs;
 use crate::exit::Failure;
@@ -58,7 +58,7 @@ struct JobCheck {
     id: String,
     due: Stamp,
     queue: Option<String>,
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "kind_fields")]
     kind: Kind,
     verdict: Verdict,
     /// Why it would be quarantined or unscheduled.
@@ -68,6 +68,95 @@ struct JobCheck {
     /// Where rqs and rqscheduler part ways for this job.
     differences: Vec<String>,
     next_runs: Vec<Stamp>,
+}
+
+/// The kind without an invalid kind's own `reason`: the entry's `reason` says why (the
+/// same text, as the same meta error quarantines the job), and an object must not hold
+/// a key twice.
+fn kind_fields<S: Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match kind {
+        Kind::Invalid { .. } => {
+            let mut map = s.serialize_map(Some(1))?;
+            map.serialize_entry("kind", "invalid")?;
+            map.end()
+        }
+        k => k.serialize(s),
+    }
+}
+
+/// A finding that would send a job (back) to the quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QuarantineFinding {
+    /// The quarantine kind (`invalid_cron`...).
+    pub(crate) kind: &'static str,
+    pub(crate) reason: String,
+}
+
+/// Whether the scheduler would quarantine job `id` if it were due at `score`, decided
+/// as `rqs check` decides for a scheduled job. It reads, and writes nothing.
+pub(crate) async fn would_quarantine(
+    conn: Connection,
+    id: &JobId,
+    score: f64,
+) -> Result<Option<QuarantineFinding>, Failure> {
+    let inspector = Inspector::new(conn.clone());
+    let job = read_as_due(&conn, &inspector, id, score).await?;
+    let mut checker = Checker::new(conn, &inspector, 1);
+    let check = checker.check(&job).await?;
+    Ok(match (check.verdict, check.quarantine_kind) {
+        (Verdict::Quarantine, Some(kind)) => Some(QuarantineFinding {
+            kind,
+            reason: check.reason.unwrap_or_default(),
+        }),
+        _ => None,
+    })
+}
+
+/// A job outside the schedule read as the store's `due` reads a scheduled one (see
+/// `due.lua`): hand-off fields only, oversized ones left out, a key of another type
+/// reported with its type.
+async fn read_as_due(
+    conn: &Connection,
+    inspector: &Inspector,
+    id: &JobId,
+    score: f64,
+) -> Result<ScheduledJob, Failure> {
+    let key_type: String = redis::cmd("TYPE")
+        .arg(keys::job_key(id))
+        .query_async(&mut conn.clone())
+        .await
+        .map_err(rqs_redis::backend_error)?;
+    let mut job = ScheduledJob::new(id.clone(), score, None);
+    match key_type.as_str() {
+        "none" => {}
+        "hash" => {
+            let hash = inspector
+                .store
+                .job(id)
+                .await?
+                .unwrap_or_default()
+                .projection();
+            let size: u64 = hash
+                .iter()
+                .filter(|(field, _)| *field != "data")
+                .map(|(_, value)| value.len() as u64)
+                .sum();
+            if size > MAX_META_BYTES {
+                job.oversized = Some(size);
+                job.hash = Some(JobHash::from_pairs(
+                    hash.get("data").map(|_| ("data", Vec::new())),
+                ));
+            } else {
+                job.hash = Some(hash);
+            }
+        }
+        other => {
+            job.hash = Some(JobHash::new());
+            job.key_type = Some(other.to_owned());
+        }
+    }
+    Ok(job)
 }
 
 #[derive(Debug, Serialize)]
@@ -86,14 +175,7 @@ struct Report {
 pub(crate) async fn run(args: &CheckArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
     let conn = connection.connect().await?;
     let inspector = Inspector::new(conn.clone());
-    let mut checker = Checker {
-        conn,
-        inspector: &inspector,
-        zone: LocalZone::System,
-        now: Utc::now(),
-        runs: usize::from(args.runs),
-        queue_types: HashMap::new(),
-    };
+    let mut checker = Checker::new(conn, &inspector, usize::from(args.runs));
     let mut report = Report {
         checked: 0,
         ok: 0,
@@ -153,7 +235,18 @@ struct Checker<'a> {
     queue_types: HashMap<Vec<u8>, String>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(conn: Connection, inspector: &'a Inspector, runs: usize) -> Self {
+        Self {
+            conn,
+            inspector,
+            zone: LocalZone::System,
+            now: Utc::now(),
+            runs,
+            queue_types: HashMap::new(),
+        }
+    }
+
     async fn check(&mut self, job: &ScheduledJob) -> Result<JobCheck, Failure> {
         // Decided as the scheduler would at the job's due second (now, when overdue).
         let at = output::instant(job.score.ceil())

@@ -1,4 +1,4 @@
-//! `rqs quarantine list` and `rqs quarantine release ID [--at T]`.
+//! `rqs quarantine list` and `rqs quarantine release ID [--at T] [--force]`.
 
 use clap::{Args, Subcommand};
 use rqs_core::{BackendError, JobId};
@@ -6,6 +6,7 @@ use rqs_store::JobAdmin;
 use serde::Serialize;
 
 use crate::cli::ConnectionArgs;
+use crate::commands::check;
 use crate::exit::Failure;
 use crate::inspect::{Inspector, QuarantineEntry, Stamp};
 use crate::output::{self, Table};
@@ -35,6 +36,10 @@ pub(crate) enum Action {
         #[arg(long, value_name = "T", value_parser = output::parse_time)]
         at: Option<f64>,
 
+        /// Release it even though `rqs check` finds it would be quarantined again
+        #[arg(long)]
+        force: bool,
+
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
@@ -45,6 +50,8 @@ pub(crate) enum Action {
 struct Released {
     id: String,
     due: Stamp,
+    /// Why the job is likely back in the quarantine soon (a `--force` release).
+    warning: Option<String>,
 }
 
 pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
@@ -60,23 +67,61 @@ pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> R
             }
             output::print(&table(&entries).to_string())
         }
-        Action::Release { id, at, json } => {
+        Action::Release {
+            id,
+            at,
+            force,
+            json,
+        } => {
             let job = JobId::from(id.as_str());
             let shown = output::text(job.as_bytes());
-            let store = rqs_redis::RedisJobStore::new(conn);
-            let due = match store.release(&job, *at).await {
-                Ok(score) => score,
-                Err(BackendError::NotQuarantined(_)) => {
+            let not_quarantined = || {
+                Failure::Runtime(anyhow::anyhow!(
+                    "job {shown} is not quarantined (see `rqs quarantine list`)"
+                ))
+            };
+            let store = rqs_redis::RedisJobStore::new(conn.clone());
+            let Some(record) = store
+                .quarantined()
+                .await?
+                .into_iter()
+                .find(|q| q.job_id == job)
+            else {
+                return Err(not_quarantined());
+            };
+            // Judged at the score it gets back: a daemon hands it over from then on.
+            let score = at
+                .or(record.score.is_finite().then_some(record.score))
+                .unwrap_or_else(output::now);
+            let warning = match check::would_quarantine(conn, &job, score).await? {
+                Some(f) if !*force => {
                     return Err(Failure::Runtime(anyhow::anyhow!(
-                        "job {shown} is not quarantined (see `rqs quarantine list`)"
+                        "job {shown} would be quarantined again ({}): {}; fix it first (see `rqs check`), or release it anyway with --force",
+                        f.kind,
+                        output::text(f.reason.as_bytes())
                     )));
                 }
+                Some(f) => {
+                    let warning = format!(
+                        "{shown} is released but will likely be quarantined again at its next hand-off ({}): {}",
+                        f.kind,
+                        output::text(f.reason.as_bytes())
+                    );
+                    tracing::warn!("{warning}");
+                    Some(warning)
+                }
+                None => None,
+            };
+            let due = match store.release(&job, *at).await {
+                Ok(score) => score,
+                Err(BackendError::NotQuarantined(_)) => return Err(not_quarantined()),
                 Err(e) => return Err(e.into()),
             };
             if *json {
                 return output::print_json(&Released {
                     id: shown,
                     due: Stamp(due),
+                    warning,
                 });
             }
             output::print(&format!(

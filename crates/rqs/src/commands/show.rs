@@ -35,7 +35,10 @@ struct Detail {
     /// Its due time, when it is in the schedule.
     scheduled: Option<Stamp>,
     quarantine: Option<QuarantineEntry>,
+    /// `quarantined` for a quarantined job out of the schedule, else the hash's status.
     status: Option<String>,
+    /// The hash's `status` field as stored (stale for a quarantined job).
+    hash_status: Option<String>,
     queue: Option<String>,
     description: Option<String>,
     function: Option<String>,
@@ -123,14 +126,19 @@ fn detail(
         Some(score.map_or_else(|| "no".to_owned(), |s| output::when(s, now))),
     );
     if let Some(q) = &quarantine {
+        let kind = q
+            .kind
+            .as_deref()
+            .map_or_else(String::new, |k| format!(", {k}"));
         push(
             "quarantined",
             Some(format!(
-                "since {}: {}",
-                output::rfc3339(q.since.0),
+                "since {}{kind}: {}",
+                output::when(q.since.0, now),
                 output::text(q.reason.as_bytes())
             )),
         );
+        push("was due", q.score.map(|s| output::when(s.0, now)));
     }
     if hash.is_none() {
         push(
@@ -141,7 +149,19 @@ fn detail(
             )),
         );
     }
-    push("status", field("status"));
+    // Its hash still says `scheduled`: RQ's status knows nothing of rqs's quarantine.
+    let status = if quarantine.is_some() && score.is_none() {
+        Some("quarantined".to_owned())
+    } else {
+        field("status")
+    };
+    push(
+        "status",
+        match (&status, field("status")) {
+            (Some(s), Some(h)) if *s != h => Some(format!("{s} (its hash says {h})")),
+            (s, _) => s.clone(),
+        },
+    );
     push("queue", field("origin"));
     push("description", field("description"));
     let (function, instance, args, kwargs, data_error) = match &call {
@@ -237,7 +257,8 @@ fn detail(
         exists: hash.is_some(),
         scheduled: score.map(Stamp),
         quarantine,
-        status: field("status"),
+        status,
+        hash_status: field("status"),
         queue: field("origin"),
         description: field("description"),
         function,
