@@ -1,5 +1,8 @@
 //! `deploy/`: the systemd unit's command line and environment file run rqs as the unit
-//! would (JSON logs, pid file, metrics), and the unit keeps its hardening.
+//! would (JSON logs, pid file, metrics), the unit keeps its hardening, and the Prometheus
+//! alerting rules are valid and pass their own unit tests.
+
+use std::process::Command;
 
 use nix::sys::signal::Signal;
 use rqs_testkit::RedisServer;
@@ -31,17 +34,90 @@ fn the_unit_is_hardened() {
         "KillSignal=SIGTERM",
         // The exit codes of bad flags and of a name clash (src/exit.rs).
         "RestartPreventExitStatus=2 3",
+        // rqs reports readiness and pings the watchdog itself (src/notify.rs).
+        "Type=notify",
+        "NotifyAccess=main",
+        "WatchdogSec=30",
+        "LimitNOFILE=65536",
     ] {
         assert!(
             lines.contains(&directive),
             "{directive} missing from deploy/rqs.service"
         );
     }
+    let types = lines.iter().filter(|l| l.starts_with("Type=")).count();
+    assert_eq!(types, 1, "one Type= line");
     // Writable paths would undo ProtectSystem=strict.
     assert!(
         !unit.contains("ReadWritePaths"),
         "the unit writes nowhere but /run/rqs"
     );
+}
+
+#[test]
+fn the_units_metrics_port_is_on_loopback_and_clear_of_exporters() {
+    let unit = read("deploy/rqs.service");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("an ExecStart line");
+    let addr: std::net::SocketAddr = exec
+        .split_whitespace()
+        .skip_while(|w| *w != "--metrics-addr")
+        .nth(1)
+        .expect("--metrics-addr")
+        .parse()
+        .unwrap();
+    assert!(
+        addr.ip().is_loopback(),
+        "{addr}: metrics stay on the machine"
+    );
+    // Prometheus's own ports start at 9090, and its list of default exporter ports has
+    // used up 9100-9999: a port there is some exporter's (9187 is postgres_exporter's).
+    assert!(
+        !(9090..=9999).contains(&addr.port()),
+        "{addr}: a port Prometheus's list gives to another program"
+    );
+    // Below the kernel's default ephemeral range, where an outgoing connection could
+    // already hold it.
+    assert!(addr.port() < 32768, "{addr}");
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!(
+            "`rqs {}`",
+            exec.trim_start_matches("/usr/local/bin/rqs ")
+        )),
+        "the README's Deployment section quotes the unit's command line"
+    );
+}
+
+#[test]
+fn the_alerting_rules_are_valid_and_pass_their_unit_tests() {
+    let dir = root().join("deploy/prometheus");
+    for args in [
+        ["check", "rules", "rqs-rules.yml"],
+        ["test", "rules", "rqs-rules.test.yml"],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run promtool: {e}; install Debian's prometheus, which ships it \
+                     (apt-get install -y --no-install-recommends prometheus), or run \
+                     `cargo xtask test`, which does"
+                )
+            });
+        assert!(
+            out.status.success(),
+            "promtool {} failed ({}):\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// The first JSON log line whose message holds `message`; every line must be JSON.

@@ -33,8 +33,9 @@ fn chromium() -> String {
 /// What the whole test suite needs: `redis-server`, a Python 3 with `venv` and `ensurepip`
 /// (the interop tests build pinned virtualenvs), the IANA zone files (a test runs rqs
 /// with `TZ=Europe/Berlin`), Chromium (the status page is tested in a headless
-/// browser), and `ip` from iproute2 (the network partition test runs Redis in a network
-/// namespace, which also needs root).
+/// browser), `ip` from iproute2 (the network partition test runs Redis in a network
+/// namespace, which also needs root), and `promtool`, which Debian ships only in its
+/// `prometheus` package (a test checks and unit-tests `deploy/prometheus/`).
 fn test_missing() -> Vec<&'static str> {
     let mut missing = redis_missing();
     if !works("ip", &["-V"]) {
@@ -48,6 +49,9 @@ fn test_missing() -> Vec<&'static str> {
     }
     if !works(&chromium(), &["--version"]) {
         missing.push("chromium");
+    }
+    if !works("promtool", &["--version"]) {
+        missing.push("prometheus");
     }
     missing
 }
@@ -63,12 +67,50 @@ pub(crate) fn ensure_redis() -> Result<()> {
 
 /// Makes sure everything the test suite needs exists.
 pub(crate) fn ensure_prerequisites() -> Result<()> {
-    install(&test_missing())?;
+    let missing = test_missing();
+    install(&missing)?;
+    if missing.contains(&"prometheus") {
+        stop_prometheus_server();
+    }
     let still = test_missing();
     if !still.is_empty() {
         bail!("still missing after installing: {}", still.join(" "));
     }
     Ok(())
+}
+
+/// Debian's `prometheus` is installed for its `promtool` only, but on a systemd host the
+/// package also enables and starts a Prometheus server (on port 9090): stop and disable
+/// it, warning if that fails since the tests need only promtool. Where no init runs
+/// (containers, CI) nothing was started: the package's `invoke-rc.d` finds no runlevel
+/// and declines, and so does Docker's `policy-rc.d`.
+fn stop_prometheus_server() {
+    if !Path::new("/run/systemd/system").exists() {
+        return;
+    }
+    eprintln!(
+        "xtask: stopping the Prometheus server the package started (only promtool is needed)"
+    );
+    if let Err(e) =
+        crate::run(privileged("systemctl").args(["disable", "--now", "prometheus.service"]))
+    {
+        eprintln!("xtask: warning: {e:#}");
+    }
+}
+
+fn is_root() -> bool {
+    works("sh", &["-c", "test \"$(id -u)\" = 0"])
+}
+
+/// `program` run as root: directly, or through password-less sudo.
+fn privileged(program: &str) -> Command {
+    if is_root() {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("sudo");
+        c.args(["-n", program]);
+        c
+    }
 }
 
 fn venv_missing() -> Vec<&'static str> {
@@ -96,8 +138,7 @@ fn install(packages: &[&str]) -> Result<()> {
         return Ok(());
     }
     eprintln!("xtask: installing missing packages: {}", packages.join(" "));
-    let root = works("sh", &["-c", "test \"$(id -u)\" = 0"]);
-    if !root && !works("sudo", &["-n", "true"]) {
+    if !is_root() && !works("sudo", &["-n", "true"]) {
         bail!(
             "these Debian packages are missing: {0}; install them as root \
              (apt-get install -y {0}) or give this user password-less sudo, then rerun",
@@ -105,15 +146,11 @@ fn install(packages: &[&str]) -> Result<()> {
         );
     }
     let apt = |args: &[&str]| -> Result<()> {
-        let mut cmd = if root {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.args(["-n", "apt-get"]);
-            c
-        };
-        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        crate::run(&mut cmd)
+        crate::run(
+            privileged("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
     };
     apt(&["update", "-q"])?;
     let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
