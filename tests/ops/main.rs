@@ -12,3 +12,4 @@ mod common;
 mod deploy;
 mod metrics;
 mod page;
+mod unattended;
