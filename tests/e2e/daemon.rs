@@ -323,13 +323,13 @@ async fn cron_jobs_that_cannot_run_again_leave_cleanly() {
     );
     let log = d.log();
     assert!(
-        log.contains("job=past-year")
+        log.contains("job_id=past-year")
             && log.contains("cron \"0 0 1 1 * 2020\" has no future match")
             && !log.contains("CronExpr"),
         "{log}"
     );
     assert!(
-        log.contains("job=bad-cron") && log.contains("quarantined"),
+        log.contains("job_id=bad-cron") && log.contains("quarantined"),
         "{log}"
     );
 }

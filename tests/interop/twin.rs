@@ -146,7 +146,8 @@ async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
     let since = since.to_string();
     if suite == "oneoff" {
         assert!(
-            ours.log().contains("job=missing-hash") && ours.log().contains("job hash is missing"),
+            ours.log().contains("job_id=missing-hash")
+                && ours.log().contains("job hash is missing"),
             "rqs logs the missing hash:\n{}",
             ours.log()
         );

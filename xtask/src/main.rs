@@ -1,7 +1,7 @@
 //! Developer tasks: `cargo xtask <task>`.
 //!
 //! - `test`: the whole test suite on a fresh machine; installs what is missing
-//!   (`redis-server`, Python's venv module, the zone files, Chromium) from Debian's packages, then
+//!   (`redis-server`, Python's venv module, the zone files, Chromium, promtool) from Debian's packages, then
 //!   runs the format check, clippy and every test. Tests start their own `redis-server` on free loopback
 //!   ports and build their pinned Python environments under `target/`.
 //! - `demo [--keep]`: the newcomer's first command; a private Redis, the real Python
@@ -39,7 +39,7 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
-                 test              the whole test suite (installs redis-server, python3-venv, tzdata and chromium if missing)\n  \
+                 test              the whole test suite (installs redis-server, python3-venv, tzdata, chromium and promtool if missing)\n  \
                  demo [--keep]     the whole flow, narrated: Python schedules, rqs hands over, rq runs (--help for more)\n  \
                  redis [PORT]      a throwaway redis-server on 127.0.0.1 in the foreground\n  \
                  interop           only the interop tests against Python rq / rq-scheduler\n  \

@@ -1173,7 +1173,7 @@ where
             quarantine: None,
             lateness: Duration::try_from_secs_f64(lateness).unwrap_or(Duration::MAX),
         });
-        debug!(job = %job.job_id, queue = %job.queue, outcome = "pushed", "hand-off");
+        debug!(job_id = %job.job_id, queue = %job.queue, outcome = "pushed", "hand-off");
     }
 
     fn decide(&self, job: &ScheduledJob, state: &State, now: DateTime<Utc>) -> HandOff {
@@ -1198,7 +1198,7 @@ where
         // A quarantine is logged once it is committed, with its fields (`report`).
         if !matches!(handoff.action, Action::Quarantine { .. }) {
             for note in notes {
-                warn!(job = %note.job_id, "{}", Escaped(&note.message));
+                warn!(job_id = %note.job_id, "{}", Escaped(&note.message));
             }
         }
         handoff
@@ -1235,7 +1235,7 @@ where
         });
         match (outcome, queue) {
             (Outcome::Vanished, _) => warn!(
-                job = %job.id,
+                job_id = %job.id,
                 "job hash disappeared before its hand-off: removed from the schedule"
             ),
             (Outcome::Quarantined, _) => {
@@ -1259,9 +1259,9 @@ where
                 );
             }
             (_, Some(queue)) => {
-                debug!(job = %job.id, queue = %queue, outcome = %outcome, "hand-off")
+                debug!(job_id = %job.id, queue = %queue, outcome = %outcome, "hand-off")
             }
-            (_, None) => debug!(job = %job.id, outcome = %outcome, "hand-off"),
+            (_, None) => debug!(job_id = %job.id, outcome = %outcome, "hand-off"),
         }
     }
 
