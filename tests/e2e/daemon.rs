@@ -474,3 +474,55 @@ async fn log_round(flag: Option<&str>, rust_log: Option<&str>) -> bool {
     }
     true
 }
+
+/// A sub-second interval (only a hand-written meta holds one) runs at most once a second:
+/// handed over late in a second, it is not handed over again at the next whole second.
+/// Each hand-off is seen by its `enqueued_at`; the queue's length proves none was missed
+/// between two samples.
+#[tokio::test]
+async fn a_sub_second_interval_runs_at_most_once_a_second() {
+    use rqs_testkit::meta::{PyValue, pickled_dict};
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let jobs = Jobs::new(conn.clone());
+    let meta = pickled_dict(&[("interval", PyValue::Float(0.5))]);
+    jobs.schedule("half", &client_job_with("default", &[("meta", &meta)]), 1.5)
+        .await
+        .unwrap();
+    let mut d = Daemon::start(&["-u", &server.url(), "--name", "half-1"]);
+    let mut seen: Vec<String> = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < until {
+        let at: Option<String> = q(
+            &conn,
+            redis::cmd("HGET").arg("rq:job:half").arg("enqueued_at"),
+        )
+        .await;
+        if let Some(at) = at
+            && seen.last() != Some(&at)
+        {
+            seen.push(at);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let pushed = queue(&conn, "default").await.len();
+    assert_eq!(
+        pushed,
+        seen.len(),
+        "a hand-off fell between two samples: {seen:?}"
+    );
+    let times: Vec<f64> = seen
+        .iter()
+        .map(|t| rqs_core::time::unix_seconds(rqs_core::time::parse_rq_timestamp(t).unwrap()))
+        .collect();
+    // About once a second: never less than a second apart, but for the slack that lets
+    // a hand-off a few milliseconds into its second keep the next one.
+    let least = 1.0 - rqs_core::plan::SUB_SECOND_SLACK;
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] >= least, "{seen:?}");
+    }
+    // And not every other second either: four seconds hold at least three hand-offs.
+    assert!(seen.len() >= 4, "{seen:?}");
+}

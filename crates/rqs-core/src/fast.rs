@@ -40,6 +40,16 @@ impl MetaPlan {
         if !plan.notes.is_empty() {
             return None;
         }
+        // The table serves a whole second: a plan that depends on where in the second
+        // the hand-off falls (a sub-second interval) is left to the ordinary path.
+        let second = time::floor_seconds(now);
+        let edges = [0, 999_999_999].map(|nanos| {
+            let at = DateTime::from_timestamp(second, nanos).unwrap_or(now);
+            plan_schedule(Some(meta), at, local).ok().map(|p| p.next)
+        });
+        if edges.iter().any(|next| *next != Some(plan.next)) {
+            return None;
+        }
         Some(Self {
             meta: meta.to_vec(),
             new_meta: plan.meta.map(|m| m.new),
@@ -100,4 +110,34 @@ pub struct FastPass {
     /// The window stopped at a job that needs a decision (it and the jobs after it are
     /// still due): the ordinary path takes over from there.
     pub stopped: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// `{'interval': seconds}` as protocol 2 pickles it.
+    fn interval_meta(seconds: f64) -> Vec<u8> {
+        let mut out = vec![0x80, 2, b'}', b'(', b'X'];
+        out.extend(8u32.to_le_bytes());
+        out.extend(b"interval");
+        out.push(b'G');
+        out.extend(seconds.to_be_bytes());
+        out.extend([b'u', b'.']);
+        out
+    }
+
+    #[test]
+    fn a_plan_that_depends_on_the_fraction_of_the_second_is_not_shared() {
+        let now = Utc.timestamp_opt(1_800_000_000, 400_000_000).unwrap();
+        let local = LocalZone::System;
+        // Whole seconds: the same next score all second long, so the table may hold it.
+        let minute = MetaPlan::for_meta(&interval_meta(60.0), now, &local).unwrap();
+        assert_eq!(minute.next, Some(1_800_000_060.0));
+        // Half a second: the score moves a second on late in the second (at most once a
+        // second), so each hand-off is planned at its own instant.
+        assert_eq!(MetaPlan::for_meta(&interval_meta(0.5), now, &local), None);
+    }
 }

@@ -5,8 +5,9 @@
 //! - an `interval` job is re-armed at `floor(now) + interval`, a `cron_string` job at the
 //!   next match strictly after now; `interval` wins when both are set. An interval below
 //!   one second (only a hand-written meta can hold one: the client truncates to whole
-//!   seconds) keeps Python's score, which rqs hands over at the next whole second; it
-//!   never re-arms at or before `floor(now)`, so a job runs at most once a second;
+//!   seconds) keeps the fraction of Python's score, moved a whole second on when Python's
+//!   score would fall due less than 0.9 s after this hand-off; it never re-arms at or
+//!   before `floor(now)`, so a job runs about once a second, never twice within 0.9 s;
 //! - a periodic job whose `repeat` is now 0 is not re-armed, so `repeat=N` means N runs;
 //!   `repeat=0` runs once and a negative value never reaches 0.
 //!
@@ -249,9 +250,19 @@ pub fn plan_schedule(
         _ if exhausted => None,
         Recurrence::Interval { seconds } => {
             let base = time::floor_seconds(now) as f64;
-            let next = base + seconds;
+            let mut next = base + seconds;
             // Never due again under the bound this hand-off was read with.
-            Some(if next > base { next } else { base + 1.0 })
+            if next <= base {
+                next = base + 1.0;
+            }
+            // A sub-second interval runs about once a second: Python's score, a whole
+            // second later when it would fall due much less than a second from now (a
+            // hand-off late in its second). The slack lets a hand-off a few milliseconds
+            // past its second keep the next second.
+            if *seconds < 1.0 && next.ceil() < time::unix_seconds(now) + 1.0 - SUB_SECOND_SLACK {
+                next += 1.0;
+            }
+            Some(next)
         }
         Recurrence::Cron {
             expr,
@@ -359,6 +370,11 @@ where
         }
     }
 }
+
+/// How much less than a second apart two hand-offs of a sub-second interval job may be:
+/// hand-offs come a little after their due second, so a strict second would make the job
+/// skip every other second.
+pub const SUB_SECOND_SLACK: f64 = 0.1;
 
 /// The largest hand-off fields (a meta, in practice) one job may have: 512 KiB. A store
 /// leaves out larger ones ([`ScheduledJob::oversized`]) and the job is quarantined, so
@@ -493,14 +509,34 @@ mod tests {
     #[test]
     fn a_sub_second_interval_is_never_dropped_nor_due_again_at_once() {
         let now = at(1_800_000_000, 700_000_000);
-        // Python re-arms at floor(now) + 0.5; rqs hands it over at the next whole second.
+        // Python re-arms at floor(now) + 0.5, due at the next whole second, 0.3 s from
+        // now: rqs keeps the fraction a second later, so it runs at most once a second.
         let half = pickled_floats(&[("interval", 0.5)]);
         let p = plan_schedule(Some(&half), now, &LocalZone::System).unwrap();
+        assert_eq!(p.next, Some(1_800_000_001.5));
+        // Handed over just after its second: Python's score, due at the next, is kept,
+        // so the job runs every second.
+        let on_time = at(1_800_000_000, 3_000_000);
+        let p = plan_schedule(Some(&half), on_time, &LocalZone::System).unwrap();
         assert_eq!(p.next, Some(1_800_000_000.5));
-        // Too small to move the score: the next whole second.
+        // Too small to move the score: the next whole second, and at least a second on.
         let tiny = pickled_floats(&[("interval", 1e-12)]);
         let p = plan_schedule(Some(&tiny), now, &LocalZone::System).unwrap();
-        assert_eq!(p.next, Some(1_800_000_001.0));
+        assert_eq!(p.next, Some(1_800_000_002.0));
+        for millis in [0, 1, 250, 500, 999] {
+            let now = at(1_800_000_000, millis * 1_000_000);
+            for meta in [&half, &tiny] {
+                let next = plan_schedule(Some(meta), now, &LocalZone::System)
+                    .unwrap()
+                    .next
+                    .unwrap();
+                let due = next.ceil();
+                assert!(
+                    due >= time::unix_seconds(now) + 1.0 - SUB_SECOND_SLACK,
+                    "handed over at +{millis} ms, due again at {due}"
+                );
+            }
+        }
         // Fractions are kept, as in Python.
         let odd = pickled_floats(&[("interval", 90.25)]);
         let p = plan_schedule(Some(&odd), now, &LocalZone::System).unwrap();
