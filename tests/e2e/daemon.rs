@@ -526,3 +526,37 @@ async fn a_sub_second_interval_runs_at_most_once_a_second() {
     // And not every other second either: four seconds hold at least three hand-offs.
     assert!(seen.len() >= 4, "{seen:?}");
 }
+
+/// rqs's own quarantine key with the wrong type (a string) must not stall the schedule:
+/// the 50 good jobs move, the one that needs the quarantine stays where it was, with one
+/// error line that says why, and the burst ends normally.
+#[tokio::test]
+async fn a_wrong_typed_quarantine_key_stops_only_the_job_that_needs_it() {
+    let server = RedisServer::start();
+    let conn = server.connection().await;
+    let jobs = Jobs::new(conn.clone());
+    for i in 0..50 {
+        jobs.schedule(&format!("good-{i:02}"), &client_job("default"), 1.0)
+            .await
+            .unwrap();
+    }
+    let bad = client_job_with("default", &[("meta", b"not a pickle")]);
+    jobs.schedule("bad-meta", &bad, 1.0).await.unwrap();
+    q::<()>(
+        &conn,
+        redis::cmd("SET").arg("rq:rqs:quarantine").arg("oops"),
+    )
+    .await;
+    let mut d = Daemon::start(&["--burst", "-u", &server.url()]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    assert_eq!(queue(&conn, "default").await.len(), 50);
+    assert_eq!(jobs.score("bad-meta").await.unwrap(), Some(1.0));
+    let log = d.log();
+    assert_eq!(
+        log.matches("cannot quarantine this job").count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("job_id=bad-meta"), "{log}");
+    assert!(!log.contains("quarantined a job"), "{log}");
+}

@@ -334,6 +334,10 @@ pub enum Outcome {
     MetaChanged,
     /// Its hash disappeared since it was read: removed from the schedule.
     Vanished,
+    /// Not touched: it needs the quarantine, which cannot take it now (a backend's
+    /// quarantine key has the wrong type). It stays in the schedule; the jobs behind it
+    /// move on.
+    Held,
 }
 
 impl Outcome {
@@ -347,6 +351,7 @@ impl Outcome {
             Outcome::Stale => "stale",
             Outcome::MetaChanged => "meta_changed",
             Outcome::Vanished => "vanished",
+            Outcome::Held => "held",
         }
     }
 
@@ -359,6 +364,7 @@ impl Outcome {
             "quarantined" => Outcome::Quarantined,
             "stale" => Outcome::Stale,
             "meta_changed" => Outcome::MetaChanged,
+            "held" => Outcome::Held,
             "vanished" => Outcome::Vanished,
             _ => return None,
         })

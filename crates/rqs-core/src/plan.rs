@@ -510,7 +510,7 @@ mod tests {
     fn a_sub_second_interval_is_never_dropped_nor_due_again_at_once() {
         let now = at(1_800_000_000, 700_000_000);
         // Python re-arms at floor(now) + 0.5, due at the next whole second, 0.3 s from
-        // now: rqs keeps the fraction a second later, so it runs at most once a second.
+        // now: rqs keeps the fraction a second later, so it runs about once a second.
         let half = pickled_floats(&[("interval", 0.5)]);
         let p = plan_schedule(Some(&half), now, &LocalZone::System).unwrap();
         assert_eq!(p.next, Some(1_800_000_001.5));

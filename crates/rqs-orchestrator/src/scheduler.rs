@@ -348,6 +348,8 @@ struct State {
     last_heartbeat: Option<Instant>,
     /// Passes in a row each job came back stale or with a changed meta.
     stuck: HashMap<JobId, u32>,
+    /// Jobs held out of an unusable quarantine, each logged once while it lasts.
+    held: HashSet<JobId>,
     /// Passes a burst made after its first.
     burst_retries: u32,
     /// Metas of periodic jobs handed over lately, newest first: the fast lane's table.
@@ -540,6 +542,7 @@ where
             leased_at: None,
             last_heartbeat: Some(Instant::now()),
             stuck: HashMap::new(),
+            held: HashSet::new(),
             burst_retries: 0,
             metas: Vec::new(),
             plans: None,
@@ -916,7 +919,8 @@ where
                 ..Stats::default()
             };
             let mut progress = false;
-            let mut meta_changed = 0;
+            // Jobs this batch left at the head of the schedule.
+            let mut still_there = 0;
             let mut queues = BTreeMap::new();
             for ((job, handoff), outcome) in due.iter().zip(&batch).zip(&outcomes) {
                 stats.count(*outcome);
@@ -928,9 +932,26 @@ where
                 }
                 match outcome {
                     Outcome::Stale | Outcome::MetaChanged => {
-                        meta_changed += usize::from(*outcome == Outcome::MetaChanged);
+                        still_there += usize::from(*outcome == Outcome::MetaChanged);
                         *state.stuck.entry(job.id.clone()).or_insert(0) += 1;
                         stuck_now.insert(job.id.clone());
+                    }
+                    // Waits for the quarantine to be usable again; never counted as
+                    // stuck, since the quarantine is what stuck jobs go to.
+                    Outcome::Held => {
+                        still_there += 1;
+                        stuck_now.insert(job.id.clone());
+                        if state.held.insert(job.id.clone()) {
+                            let reason = match &handoff.action {
+                                Action::Quarantine { reason, .. } => reason.as_str(),
+                                _ => "one of its keys has the wrong type",
+                            };
+                            error!(
+                                job_id = %job.id,
+                                reason = %Escaped(reason),
+                                "cannot quarantine this job: the store's quarantine has the wrong type; it stays in the schedule, the other jobs move on (fix the quarantine key)"
+                            );
+                        }
                     }
                     Outcome::Pushed => {
                         progress = true;
@@ -946,12 +967,13 @@ where
             // A stale job was moved by a client, so it left the head; a job whose meta
             // changed is still there. A batch that moved nothing is skipped whole, so a
             // job that keeps failing can never hold up the ones behind it.
-            offset += if progress { meta_changed } else { due.len() };
+            offset += if progress { still_there } else { due.len() };
             moved |= progress;
             self.batch_done(&stats, &queues, started, total);
         };
         // Only passes in a row count: forget jobs that moved or were not seen this time.
         state.stuck.retain(|id, _| stuck_now.contains(id));
+        state.held.retain(|id| stuck_now.contains(id));
         Ok(end)
     }
 

@@ -140,6 +140,42 @@ async fn a_wrong_typed_shared_key_rejects_the_batch_before_any_write() {
     assert_eq!(probe.job("a").await.unwrap().status(), Some("scheduled"));
 }
 
+/// A quarantine key of the wrong type (rqs's own `rq:rqs:quarantine`, set to a string)
+/// stops only the jobs that need it: they are held, untouched in the schedule, and the
+/// good jobs of the same batch move.
+#[tokio::test]
+async fn a_wrong_typed_quarantine_holds_only_the_jobs_that_need_it() {
+    let (store, probe, conn, _s) = setup().await;
+    probe.schedule("good-1", &client_job("default"), 1.0).await;
+    probe
+        .schedule(
+            "bad-meta",
+            &client_job_with("default", &[("meta", b"not a pickle")]),
+            2.0,
+        )
+        .await;
+    probe.schedule("good-2", &client_job("default"), 3.0).await;
+    set(&conn, rqs_core::keys::QUARANTINE, "not a hash").await;
+    let handoffs = batch(&store).await;
+    assert_eq!(
+        store.commit(&handoffs).await.unwrap(),
+        [Outcome::Pushed, Outcome::Held, Outcome::Pushed]
+    );
+    assert_eq!(probe.score("bad-meta").await, Some(2.0));
+    assert_eq!(
+        probe.job("bad-meta").await.unwrap().status(),
+        Some("scheduled")
+    );
+    let queue: Vec<String> = cmd(
+        &conn,
+        redis::cmd("LRANGE").arg("rq:queue:default").arg(0).arg(-1),
+    )
+    .await;
+    assert_eq!(queue, ["good-1", "good-2"]);
+    let untouched: String = cmd(&conn, redis::cmd("GET").arg(rqs_core::keys::QUARANTINE)).await;
+    assert_eq!(untouched, "not a hash");
+}
+
 #[tokio::test]
 async fn ids_that_are_not_utf8_are_handed_over_as_the_bytes_they_are() {
     let (store, probe, conn, _s) = setup().await;

@@ -76,7 +76,9 @@ pub struct Page {
 ///   the second time (every hand-off is then stale), which makes a retry after a timeout
 ///   safe.
 /// - A quarantined job leaves the schedule; [`JobAdmin::quarantined`] lists it with its
-///   score and reason.
+///   score and reason. A store whose quarantine cannot take a job now (a key of the
+///   wrong type) gives [`Outcome::Held`] for that job and changes nothing of it; the
+///   other hand-offs of the batch apply as usual.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait JobStore: Send + Sync {

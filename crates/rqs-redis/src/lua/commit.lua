@@ -11,17 +11,19 @@
 --      Then the next score ('' = leave the schedule) and the enqueue record (see the
 --      fragment).
 -- Returns one outcome name per hand-off: pushed, deferred, unscheduled, quarantined, stale,
--- meta_changed or vanished. A job whose keys have the wrong type for its hand-off is
--- quarantined here, with the reason. If the schedule, the quarantine hash or rq:queues
--- itself has the wrong type, the script fails before writing anything (RQS_REJECTED).
+-- meta_changed, vanished or held. A job whose keys have the wrong type for its hand-off is
+-- quarantined here, with the reason. If the schedule or rq:queues itself has the wrong
+-- type, the script fails before writing anything (RQS_REJECTED). A quarantine hash of the
+-- wrong type stops only the jobs that need it: they are held (left in the schedule,
+-- untouched) and the others move.
 local schedule = KEYS[1]
 local types = {}
 local shared_problem = rqs_wrong_type(types, schedule, 'zset')
-  or rqs_wrong_type(types, KEYS[2], 'hash')
   or rqs_wrong_type(types, '{{QUEUES}}', 'set')
 if shared_problem then
   return redis.error_reply('RQS_REJECTED ' .. shared_problem)
 end
+local quarantine_ok = not rqs_wrong_type(types, KEYS[2], 'hash')
 
 local results = {}
 local pending = rqs_pending()
@@ -30,6 +32,9 @@ local seen = {}
 local now = tonumber(rqs_call('TIME')[1])
 
 local function quarantine(id, record)
+  if not quarantine_ok then
+    return 'held'
+  end
   unscheduled[#unscheduled + 1] = id
   rqs_call('HSET', KEYS[2], id, record)
   return 'quarantined'
@@ -101,7 +106,7 @@ for n = 1, tonumber(ARGV[1]) do
       end
     end
   end
-  if results[n] ~= 'stale' and results[n] ~= 'meta_changed' then
+  if results[n] ~= 'stale' and results[n] ~= 'meta_changed' and results[n] ~= 'held' then
     seen[id] = true
   end
 end
