@@ -53,7 +53,21 @@ fn test_missing() -> Vec<&'static str> {
     if !works("promtool", &["--version"]) {
         missing.push("prometheus");
     }
+    if !postgres_binaries() {
+        missing.push("postgresql");
+    }
     missing
+}
+
+/// `initdb` and `postgres`, which the PostgreSQL lock example's tests run as a private
+/// server (rqs-testkit's `PostgresServer`): on PATH, or where Debian keeps them.
+fn postgres_binaries() -> bool {
+    works("initdb", &["--version"])
+        || std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|versions| {
+            versions
+                .filter_map(Result::ok)
+                .any(|v| v.path().join("bin/initdb").is_file())
+        })
 }
 
 /// Makes sure `redis-server` exists.
@@ -70,7 +84,14 @@ pub(crate) fn ensure_prerequisites() -> Result<()> {
     let missing = test_missing();
     install(&missing)?;
     if missing.contains(&"prometheus") {
-        stop_prometheus_server();
+        stop_service("prometheus.service", "Prometheus server", "promtool");
+    }
+    if missing.contains(&"postgresql") {
+        stop_service(
+            "postgresql.service",
+            "PostgreSQL server",
+            "initdb and postgres",
+        );
     }
     let still = test_missing();
     if !still.is_empty() {
@@ -79,21 +100,18 @@ pub(crate) fn ensure_prerequisites() -> Result<()> {
     Ok(())
 }
 
-/// Debian's `prometheus` is installed for its `promtool` only, but on a systemd host the
-/// package also enables and starts a Prometheus server (on port 9090): stop and disable
-/// it, warning if that fails since the tests need only promtool. Where no init runs
-/// (containers, CI) nothing was started: the package's `invoke-rc.d` finds no runlevel
-/// and declines, and so does Docker's `policy-rc.d`.
-fn stop_prometheus_server() {
+/// Debian's `prometheus` and `postgresql` are installed for their tools only, but on a
+/// systemd host each package also enables and starts its server (Prometheus on port
+/// 9090, PostgreSQL on 5432): stop and disable it, warning if that fails since the tests
+/// need only the tools. Where no init runs (containers, CI) nothing was started: the
+/// package's `invoke-rc.d` finds no runlevel and declines, and so does Docker's
+/// `policy-rc.d`.
+fn stop_service(unit: &str, what: &str, needed: &str) {
     if !Path::new("/run/systemd/system").exists() {
         return;
     }
-    eprintln!(
-        "xtask: stopping the Prometheus server the package started (only promtool is needed)"
-    );
-    if let Err(e) =
-        crate::run(privileged("systemctl").args(["disable", "--now", "prometheus.service"]))
-    {
+    eprintln!("xtask: stopping the {what} the package started (only {needed} is needed)");
+    if let Err(e) = crate::run(privileged("systemctl").args(["disable", "--now", unit])) {
         eprintln!("xtask: warning: {e:#}");
     }
 }

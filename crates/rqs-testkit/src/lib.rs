@@ -5,6 +5,8 @@
 //!   TLS port ([`tls`] makes the certificates), as a replica, or inside a network
 //!   namespace ([`netns`]) whose link the test cuts;
 //! - [`RedisSentinel`]: a private Redis Sentinel watching such a server;
+//! - [`PostgresServer`]: a private PostgreSQL server per test (its own `initdb` cluster on a
+//!   free loopback port), for backends of the component traits that live in PostgreSQL;
 //! - [`Probe`], [`RedisProbe`], [`ModelProbe`]: look at RQ state whatever the backend;
 //! - [`conformance`]: one suite per component trait and the macros that run them;
 //! - [`python`]: pinned Python environments (rq, rq-scheduler) cached under `target/`;
@@ -23,12 +25,14 @@
 pub mod conformance;
 pub mod meta;
 pub mod netns;
+mod postgres;
 mod probe;
 pub mod python;
 mod sentinel;
 mod server;
 pub mod tls;
 
+pub use postgres::PostgresServer;
 #[cfg(feature = "redis")]
 pub use probe::RedisProbe;
 pub use probe::{ModelProbe, Probe};

@@ -1,28 +1,23 @@
-//! The lock conformance suite against PostgreSQL (the machine's server on
-//! 127.0.0.1:5432, database `test`; `RQS_TEST_POSTGRES` overrides the connection string),
-//! and a scheduler run end to end with Redis for the data and PostgreSQL for the lock.
+//! The lock conformance suite against PostgreSQL (a private server per test, started by
+//! the testkit: nothing needs to run on the machine beforehand), and a scheduler run end
+//! to end with Redis for the data and PostgreSQL for the lock.
 
 use rqs_postgres_lock::PgAdvisoryLock;
+use rqs_testkit::PostgresServer;
 
-fn conninfo() -> String {
-    std::env::var("RQS_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
-
-/// Two handles (two sessions) on a lock with a name of its own: cases run in parallel.
-fn handles() -> (PgAdvisoryLock, PgAdvisoryLock) {
+/// Two handles (two sessions) on one lock of a private server, kept alive with them.
+fn handles() -> (PgAdvisoryLock, PgAdvisoryLock, PostgresServer) {
+    let server = PostgresServer::start();
     let name = format!("conformance-{}", uuid::Uuid::new_v4());
     (
-        PgAdvisoryLock::new(conninfo(), &name),
-        PgAdvisoryLock::new(conninfo(), &name),
+        PgAdvisoryLock::new(server.conninfo(), &name),
+        PgAdvisoryLock::new(server.conninfo(), &name),
+        server,
     )
 }
 
 mod postgres {
-    rqs_testkit::lock_provider_conformance!(async {
-        let (lock, other) = super::handles();
-        (lock, other, ())
-    });
+    rqs_testkit::lock_provider_conformance!(async { super::handles() });
 }
 
 /// Redis holds the schedule and the queues, PostgreSQL the lock: two schedulers, one of
@@ -38,6 +33,8 @@ async fn a_scheduler_runs_with_redis_data_and_a_postgres_lock() {
     use rqs_testkit::conformance::client_job;
 
     let server = RedisServer::start();
+    let postgres = PostgresServer::start();
+    let conninfo = || postgres.conninfo();
     let conn = server.connection().await;
     let store = RedisJobStore::new(conn.clone());
     for i in 0..50 {
