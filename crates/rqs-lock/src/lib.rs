@@ -12,7 +12,9 @@
 //! # Implementing
 //! Use the re-exported [`async_trait`](macro@async_trait) attribute (`#[rqs_lock::async_trait]`); a plain
 //! `async fn` in the impl fails with `E0195`. Then run the conformance suite:
-//! `rqs_testkit::lock_provider_conformance!` with a factory of handles.
+//! `rqs_testkit::lock_provider_conformance!` with a factory of handles (its `paused:`
+//! form runs on paused Tokio time, which needs tokio's `test-util` feature among your
+//! dev-dependencies).
 //!
 //! **Tokens.** The scheduler's token is `{name}@{birth}`: the instance name (at most
 //! [`MAX_NAME_LEN`] bytes of `[A-Za-z0-9._:-]`), `@`, and its birth time as Python prints
@@ -31,20 +33,24 @@
 //!   once per lock retry interval (default 1 s);
 //! - [`holder`](LockProvider::holder): after a failed `acquire`, to recognise its own
 //!   token when the reply to an earlier successful `acquire` was lost;
-//! - [`renew`](LockProvider::renew): by the active instance at every wake-up (at least
-//!   once a second by default), between batches, and before a commit when less than
-//!   half of its lease is left; a `false` makes it step down at once;
+//! - [`renew`](LockProvider::renew): by the active instance when less than half of its
+//!   lease is left, checked at every wake-up (about once a second), between batches and
+//!   before each commit: with the default 5 s lease, a renewal every 2.5 to 3.5 s; a
+//!   `false` makes it step down at once;
 //! - [`release`](LockProvider::release): once, at a clean shutdown.
 //!
 //! The active instance also keeps its own deadline (the time it sent the last
 //! successful `acquire` or `renew`, plus `ttl`) and never commits past it, so a lease
 //! the backend expired while the holder was paused cannot be acted on.
 //!
-//! **Errors.** Return [`Error::Unavailable`] for a failure worth retrying: the
-//! scheduler retries with a growing backoff, and an active instance that cannot renew
-//! stops committing when its own deadline passes. Any other error is logged and retried
-//! by a daemon, and ends a burst run. Every call must be safe to repeat after a timeout
-//! whose effect may have happened.
+//! **Errors.** A lease that is no longer this token's, for whatever reason (expired,
+//! taken by another handle, or gone with a backend session that ended), is an answer,
+//! not an error: `renew` and `release` return `Ok(false)`. Return
+//! [`Error::Unavailable`] for a failure worth retrying (the backend does not answer):
+//! the scheduler retries every 250 ms or so, and an active instance that cannot renew
+//! stops committing, and reports itself no longer the leader, when its own deadline
+//! passes. Any other error is logged and retried by a daemon, and ends a burst run.
+//! Every call must be safe to repeat after a timeout whose effect may have happened.
 //!
 //! **Across processes.** Instances are separate processes, each with its own handle on
 //! the same lock: everything above must hold between handles, not just within one.
