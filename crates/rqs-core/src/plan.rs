@@ -130,7 +130,8 @@ impl ScheduleMeta {
                 }
                 Some(other) => {
                     return Err(Error::InvalidSchedule(format!(
-                        "cron_string is not a string: {other:?}"
+                        "cron_string is not a string: {}",
+                        shown(other)
                     )));
                 }
             }
@@ -148,13 +149,30 @@ impl ScheduleMeta {
 }
 
 /// Reads a value the way Python's `int(value)` would for the types rq-scheduler writes.
+/// A meta value in words for a reason a person reads: Python's spelling where rqs has
+/// it, never a Rust type's debug text.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::None => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(bytes) => format!("an integer of {} bytes, too large", bytes.len()),
+        Value::Float(f) => time::python_float_repr(*f),
+        Value::Str(text) => format!("the str {text:?}"),
+        Value::Bytes(bytes) => format!("a bytes value ({} bytes)", bytes.len()),
+        _ => "an object rqs does not read (not a number, str, bool or None)".to_owned(),
+    }
+}
+
 fn int_like(key: &str, value: &Value) -> Result<i64, Error> {
     match value {
         Value::Int(i) => Ok(*i),
         Value::Bool(b) => Ok(i64::from(*b)),
         Value::Float(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(f.trunc() as i64),
         other => Err(Error::InvalidSchedule(format!(
-            "{key} is not an integer rqs can use: {other:?}"
+            "{key} is not an integer rqs can use: {}",
+            shown(other)
         ))),
     }
 }
@@ -167,7 +185,8 @@ fn seconds_like(key: &str, value: &Value) -> Result<f64, Error> {
         Value::Float(f) => *f,
         other => {
             return Err(Error::InvalidSchedule(format!(
-                "{key} is not a number rqs can use: {other:?}"
+                "{key} is not a number rqs can use: {}",
+                shown(other)
             )));
         }
     };
@@ -190,7 +209,8 @@ fn truthy(key: &str, value: Option<&Value>) -> Result<bool, Error> {
         Some(Value::Str(s)) => !s.is_empty(),
         Some(other) => {
             return Err(Error::InvalidSchedule(format!(
-                "{key} is not a boolean: {other:?}"
+                "{key} is not a boolean: {}",
+                shown(other)
             )));
         }
     })
@@ -504,6 +524,23 @@ mod tests {
         }
         out.extend([b'u', b'.']);
         out
+    }
+
+    #[test]
+    fn unusable_values_are_named_in_words_not_debug_text() {
+        let now = at(1_800_000_000, 0);
+        // {'interval': 2**100}: LONG1 with 13 bytes.
+        let mut big = vec![0x80, 2, b'}', b'(', b'X'];
+        big.extend(8u32.to_le_bytes());
+        big.extend(b"interval");
+        big.extend([0x8a, 13]);
+        big.extend([0u8; 12]);
+        big.push(16);
+        big.extend([b'u', b'.']);
+        let e = plan_schedule(Some(&big), now, &LocalZone::System).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("an integer of 13 bytes, too large"), "{text}");
+        assert!(!text.contains("BigInt") && !text.contains('['), "{text}");
     }
 
     #[test]
