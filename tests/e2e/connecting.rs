@@ -427,3 +427,52 @@ async fn an_untrusted_certificate_exits_with_a_clear_error() {
     );
     assert!(log.contains("ssl_ca_certs"), "{log}");
 }
+
+/// `ssl_cert_reqs=none` leaves the server unauthenticated: rqs says so as a warning,
+/// which `--quiet` keeps (an info line would be hidden).
+#[tokio::test]
+async fn unverified_tls_is_a_warning_that_quiet_keeps() {
+    let tls = tls_server(false);
+    let port = tls.server.tls_port().unwrap();
+    let url = format!("rediss://127.0.0.1:{port}/0?ssl_cert_reqs=none");
+    let mut d = Daemon::start(&["-b", "--quiet", "-u", &url]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let log = d.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("ssl_cert_reqs=none"))
+        .unwrap_or_else(|| panic!("no warning about ssl_cert_reqs=none in:\n{log}"));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("not verified"), "{line}");
+    // A verified connection has no such line.
+    let ca = tls.ca.ca_file();
+    let url = format!("rediss://127.0.0.1:{port}/0?ssl_ca_certs={}", ca.display());
+    let mut d = Daemon::start(&["-b", "--quiet", "-u", &url]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    assert!(!d.log().contains("not verified"), "{}", d.log());
+}
+
+/// An empty or non-PEM `ssl_ca_certs` file is bad configuration: exit 2 with the file
+/// named, not exit 1 later as an untrusted certificate.
+#[tokio::test]
+async fn a_ca_file_without_a_certificate_exits_2_naming_it() {
+    let tls = tls_server(false);
+    let port = tls.server.tls_port().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in [("empty.pem", ""), ("notes.pem", "our CA is on the wiki\n")] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let url = format!(
+            "rediss://127.0.0.1:{port}/0?ssl_ca_certs={}",
+            path.display()
+        );
+        let mut d = Daemon::start(&["-b", "-u", &url]);
+        assert_eq!(d.exit_code(T), 2, "{name}: {}", d.log());
+        assert!(
+            d.log()
+                .contains(&format!("ssl_ca_certs {}", path.display())),
+            "{}",
+            d.log()
+        );
+    }
+}

@@ -413,3 +413,273 @@ async fn a_released_periodic_job_comes_back(by_subcommand: bool) {
     assert_eq!(parsed.get("repeat"), Some(&rqs_pickle::Value::Int(4)));
     assert!(jobs.quarantined().await.unwrap().is_empty());
 }
+
+/// Runs `rqs -u URL ARGS...` to completion, under an address-space limit when `kib` is
+/// given (`ulimit -v`), without the caller's `RQ_REDIS_*` settings.
+fn rqs_run(url: &str, args: &[&str], kib: Option<u64>) -> std::process::Output {
+    let mut cmd = std::process::Command::new("sh");
+    let limit = kib.map_or_else(String::new, |k| format!("ulimit -v {k} && "));
+    cmd.arg("-c")
+        .arg(format!("{limit}exec \"$0\" \"$@\""))
+        .arg(crate::support::rqs_bin())
+        .arg("-u")
+        .arg(url)
+        .args(args)
+        .env_remove("RUST_LOG");
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("RQ_REDIS_") {
+            cmd.env_remove(var);
+        }
+    }
+    cmd.output().expect("cannot run rqs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A 100 MB meta and description made `rqs show` take 7 s and 1.3 GB, print 288 MB and
+/// abort under a 400 MB address-space limit; `rqs list` peaked at 416 MB. Each field is
+/// now read only within a bound (the meta within the scheduler's own) and each value
+/// printed within 1000 characters, with a note; `--full` gives the whole value.
+#[tokio::test]
+async fn show_and_list_bound_what_they_read_and_print() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let jobs = Jobs::new(server.connection().await);
+    let huge = vec![b'm'; 100 * 1024 * 1024];
+    let hash = client_job_with("default", &[("meta", &huge), ("description", &huge)]);
+    jobs.schedule("huge", &hash, 1_800_000_000.0).await.unwrap();
+    drop((hash, huge));
+    let long = "d".repeat(20_000);
+    let hash = client_job_with("default", &[("description", long.as_bytes())]);
+    jobs.schedule("long", &hash, 1_800_000_001.0).await.unwrap();
+
+    for args in [
+        &["show", "huge"][..],
+        &["show", "huge", "--json"],
+        &["list"],
+    ] {
+        let out = rqs_run(&url, args, Some(400_000));
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            stdout.len() < 10_000,
+            "{args:?} printed {} bytes",
+            stdout.len()
+        );
+        assert!(stdout.contains("huge"), "{args:?}: {stdout}");
+    }
+    let out = rqs_run(&url, &["show", "huge"], Some(400_000));
+    let shown = text(&out.stdout);
+    // The meta is too large for the scheduler too: the job would be quarantined.
+    assert!(shown.contains("not read: 104857600 bytes"), "{shown}");
+    assert!(shown.contains("invalid: job fields"), "{shown}");
+    assert!(shown.contains("--full"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&rqs_run(&url, &["show", "huge", "--json"], None).stdout).unwrap();
+    assert_eq!(json["truncated"], true, "{json:#}");
+    assert_eq!(json["kind"], "invalid", "{json:#}");
+
+    // Read, but cut when printed; whole with --full.
+    let out = rqs_run(&url, &["show", "long"], None);
+    let shown = text(&out.stdout);
+    assert!(shown.len() < 5_000, "{shown}");
+    assert!(
+        shown.contains("(19000 more characters; --full shows them)"),
+        "{shown}"
+    );
+    let out = rqs_run(&url, &["show", "long", "--full"], None);
+    assert!(text(&out.stdout).contains(&long));
+    let json: serde_json::Value =
+        serde_json::from_slice(&rqs_run(&url, &["show", "long", "--json", "--full"], None).stdout)
+            .unwrap();
+    assert_eq!(json["description"], long.as_str());
+    assert_eq!(json["truncated"], false);
+}
+
+/// The ids `rqs list` prints escaped (`\xff\xfe`, `nul\u{0}byte`) used to be unusable as
+/// input: every command read its argument as raw text. They are read back now, and an
+/// error names them escaped once (it printed `\\xff\\xfe`).
+#[tokio::test]
+async fn ids_as_list_prints_them_are_accepted_back() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    let jobs = Jobs::new(conn.clone());
+    let raw: [&[u8]; 4] = [
+        b"\xff\xfe",
+        b"nul\0byte",
+        b"back\\slash\\x41",
+        "rtl\u{202e}line\u{2028}end".as_bytes(),
+    ];
+    for (i, id) in raw.iter().enumerate() {
+        jobs.0
+            .schedule(
+                &JobId::new(id.to_vec()),
+                &client_job("default"),
+                1_800_000_000.0 + i as f64,
+            )
+            .await
+            .unwrap();
+    }
+    let listed = rqs_run(&url, &["list", "--json"], None);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let printed: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        printed,
+        [
+            "\\xff\\xfe",
+            "nul\\u{0}byte",
+            "back\\\\slash\\\\x41",
+            "rtl\\u{202e}line\\u{2028}end"
+        ]
+    );
+    for (id, shown) in raw.iter().zip(&printed) {
+        let id = JobId::new(id.to_vec());
+        let out = rqs_run(&url, &["show", shown, "--json"], None);
+        assert!(out.status.success(), "show {shown}: {}", text(&out.stderr));
+        let detail: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(detail["id"], shown.as_str());
+        assert!(detail["scheduled"]["unix"].as_f64().is_some(), "{detail:#}");
+        let out = rqs_run(&url, &["reschedule", shown, "1900000000"], None);
+        assert!(
+            out.status.success(),
+            "reschedule {shown}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(jobs.0.score(&id).await.unwrap(), Some(1_900_000_000.0));
+        let out = rqs_run(&url, &["cancel", shown], None);
+        assert!(
+            out.status.success(),
+            "cancel {shown}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(jobs.0.score(&id).await.unwrap(), None);
+    }
+    // An error names the id as it was given, escaped once.
+    let out = rqs_run(&url, &["cancel", "\\xff\\xfe"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("job \\xff\\xfe is not scheduled"),
+        "{stderr}"
+    );
+    // A quarantined one is released by its printed id too.
+    let record = r#"{"score": 1800000000, "kind": "invalid_field", "reason": "test", "at": 1}"#;
+    let () = q(
+        &conn,
+        redis::cmd("HSET")
+            .arg(rqs_core::keys::QUARANTINE)
+            .arg(&b"\xff\xfe"[..])
+            .arg(record),
+    )
+    .await;
+    let out = rqs_run(&url, &["quarantine", "release", "\\xff\\xfe"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = JobId::new(b"\xff\xfe".to_vec());
+    assert_eq!(jobs.0.score(&id).await.unwrap(), Some(1_800_000_000.0));
+    // A backslash that escapes nothing is a usage error, not another id.
+    let out = rqs_run(&url, &["show", "bad\\q"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("invalid job id"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// U+2028 (a line separator) and U+202E (right-to-left override) in an id used to reach
+/// text logs and `rqs list`/`show` raw: one fakes a new line, the other reverses what
+/// follows on screen. They are escaped like the other controls.
+#[tokio::test]
+async fn line_and_direction_controls_are_escaped_in_logs_and_output() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let jobs = Jobs::new(server.connection().await);
+    let id = "gpj.\u{202e}exe\u{2028}2026-12-04 ERROR forged\u{2066}x\u{200f}";
+    let escaped = "gpj.\\u{202e}exe\\u{2028}2026-12-04 ERROR forged\\u{2066}x\\u{200f}";
+    let later = client_job("default");
+    jobs.schedule(id, &later, 1_800_000_000.0).await.unwrap();
+    let raw = ['\u{202e}', '\u{2028}', '\u{2066}', '\u{200f}'];
+    for args in [&["list"][..], &["show", escaped]] {
+        let out = rqs_run(&url, args, None);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(stdout.contains(escaped), "{args:?}: {stdout}");
+        assert!(!stdout.contains(raw), "{args:?}: raw control in {stdout}");
+    }
+    // A corrupt ttl gets it quarantined now, with its id in a warning of the text log.
+    let bad = client_job_with("default", &[("ttl", b"soon")]);
+    jobs.schedule(id, &bad, 1.0).await.unwrap();
+    let mut d = Daemon::start(&["--burst", "-u", &url]);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+    let log = d.log();
+    assert!(log.contains(escaped), "{log}");
+    assert!(!log.contains(raw), "raw control in {log}");
+}
+
+/// A quarantine record whose score is 1e300 was released to a 120-digit time, and one
+/// whose score is not a number failed with a raw Lua error. Both are refused with what to
+/// do, and `--at` releases them.
+#[tokio::test]
+async fn a_quarantine_record_without_a_usable_time_is_not_released() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    let jobs = Jobs::new(conn.clone());
+    for (id, score) in [("far", "1e300"), ("nan", "\"soon\"")] {
+        let record =
+            format!(r#"{{"score": {score}, "kind": "invalid_field", "reason": "test", "at": 1}}"#);
+        let () = q(
+            &conn,
+            redis::cmd("HSET")
+                .arg(rqs_core::keys::QUARANTINE)
+                .arg(id)
+                .arg(record),
+        )
+        .await;
+        let () = q(
+            &conn,
+            redis::cmd("HSET")
+                .arg(format!("rq:job:{id}"))
+                .arg("origin")
+                .arg("default")
+                .arg("data")
+                .arg("x"),
+        )
+        .await;
+    }
+    for (id, says) in [("far", "out of range"), ("nan", "no readable due time")] {
+        let out = rqs_run(&url, &["quarantine", "release", id], None);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{id}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains("--at"),
+            "{id}: {stderr}"
+        );
+        assert!(!stderr.contains("script"), "{id}: {stderr}");
+        assert!(stderr.len() < 400, "{id}: {stderr}");
+        assert_eq!(jobs.score(id).await.unwrap(), None, "{id} stays out");
+        let out = rqs_run(
+            &url,
+            &["quarantine", "release", id, "--at", "2030-01-01T00:00:00Z"],
+            None,
+        );
+        assert!(out.status.success(), "{id}: {}", text(&out.stderr));
+        assert_eq!(jobs.score(id).await.unwrap(), Some(1_893_456_000.0));
+    }
+    // Nor can a time out of range come from the command line.
+    let out = rqs_run(&url, &["reschedule", "far", "1e300"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("out of range"),
+        "{}",
+        text(&out.stderr)
+    );
+}

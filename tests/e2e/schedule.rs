@@ -190,6 +190,30 @@ async fn bad_input_exits_2_and_writes_nothing() {
             "job ttl must be from 1",
         ),
         (&["schedule", "m.f"], "--at"),
+        // A meta entry the scheduler would quarantine the job for, as `rqs check` says.
+        (
+            &["schedule", "m.f", "--in", "5m", "--meta", "interval=-1"],
+            "interval -1 is negative",
+        ),
+        (
+            &[
+                "schedule",
+                "m.f",
+                "--in",
+                "5m",
+                "--meta",
+                "cron_string=\"61 * * * *\"",
+            ],
+            "invalid cron string \"61 * * * *\"",
+        ),
+        (
+            &["schedule", "m.f", "--in", "5m", "--meta", "repeat=\"x\""],
+            "would quarantine this job",
+        ),
+        (
+            &["schedule", "m.f", "--in", "99999999999d"],
+            "--in \"99999999999d\" is out of range",
+        ),
     ] {
         let mut full = args.to_vec();
         full.extend(["-u", &url]);

@@ -10,6 +10,7 @@ mod support;
 mod commands;
 mod common;
 mod deploy;
+mod hardening;
 mod metrics;
 mod page;
 mod unattended;

@@ -194,3 +194,41 @@ async fn a_bad_metrics_address_is_refused() {
         d.log()
     );
 }
+
+/// Item 12: one series per queue name, up to 100 of them; jobs for any further queue count
+/// under `queue="other"`, so 150 queues make 101 series, and no job goes uncounted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_series_are_capped_and_the_rest_count_as_other() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let jobs = crate::support::Jobs::new(server.connection().await);
+    for i in 0..150 {
+        jobs.schedule(
+            &format!("job-{i:03}"),
+            &rqs_testkit::conformance::client_job(&format!("queue-{i:03}")),
+            1.0 + i as f64,
+        )
+        .await
+        .unwrap();
+    }
+    let mut served = Served::start(&url, &["--name", "queues-1"]).await;
+    let total = |m: &std::collections::HashMap<String, f64>| {
+        m.iter()
+            .filter(|(k, _)| k.starts_with("rqs_jobs_enqueued_total{"))
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    let m = eventually(T, "150 jobs counted", || {
+        let m = served.metrics();
+        async move { (total(&m) == 150.0).then_some(m) }
+    })
+    .await;
+    let own = m
+        .keys()
+        .filter(|k| k.starts_with("rqs_jobs_enqueued_total{queue=\"queue-"))
+        .count();
+    assert_eq!(own, 100, "series of their own");
+    assert_eq!(m["rqs_jobs_enqueued_total{queue=\"other\"}"], 50.0);
+    served.daemon.signal(Signal::SIGTERM);
+    assert_eq!(served.daemon.exit_code(T), 0, "{}", served.daemon.log());
+}

@@ -228,3 +228,79 @@ async fn the_status_page_in_headless_chromium() {
     served.daemon.signal(Signal::SIGTERM);
     assert_eq!(served.daemon.exit_code(T), 0, "{}", served.daemon.log());
 }
+
+/// Item 3: 10,000 quarantined jobs make a page of 50 quarantine rows that says how many
+/// there are, not a page of 10,000 rows (3.2 MB before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quarantine_is_shown_a_page_at_a_time() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    let () = q(
+        &conn,
+        redis::cmd("EVAL")
+            .arg(
+                "for i = 1, 10000 do redis.call('HSET', KEYS[1], string.format('bad-%05d', i), \
+                 cjson.encode({score = 1, kind = 'invalid_cron', reason = 'invalid cron string', at = 1})) end",
+            )
+            .arg(1)
+            .arg("rq:rqs:quarantine"),
+    )
+    .await;
+    let mut served = Served::start(&url, &["--name", "many-1"]).await;
+    let (status, page) = served.get("/");
+    assert_eq!(status, 200);
+    let quarantine = part(&page, "quarantine", "</section>");
+    let rows = quarantine.matches("<td class=\"id\">bad-").count();
+    assert_eq!(rows, 50, "{} bytes of page", page.len());
+    assert!(quarantine.contains("50 of 10000"), "{quarantine}");
+    assert!(card(&page, "quarantined").contains("<span class=\"value\">10000</span>"));
+    assert!(page.len() < 256 * 1024, "{} bytes", page.len());
+    served.daemon.signal(Signal::SIGTERM);
+    assert_eq!(served.daemon.exit_code(T), 0, "{}", served.daemon.log());
+}
+
+/// Item 13: a lock key of the wrong type (a hash) is flagged on the page, and the rest is
+/// shown; `rqs status` flags it too instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_typed_lock_key_is_flagged_and_the_rest_shown() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    crate::support::Jobs::new(conn.clone())
+        .schedule(
+            "later-1",
+            &rqs_testkit::conformance::client_job("default"),
+            4_000_000_000.0,
+        )
+        .await
+        .unwrap();
+    let () = q(
+        &conn,
+        redis::cmd("HSET")
+            .arg("rq:scheduler_lock")
+            .arg("holder")
+            .arg("someone"),
+    )
+    .await;
+    let mut served = Served::start(&url, &["--name", "typed-1"]).await;
+    let (status, page) = served.get("/");
+    assert_eq!(status, 200, "{page}");
+    let problems = part(&page, "problems", "</section>");
+    assert!(
+        problems.contains("rq:scheduler_lock") && problems.contains("WRONGTYPE"),
+        "{problems}"
+    );
+    assert!(card(&page, "holder").contains("unreadable"), "{page}");
+    assert!(row(&page, "later-1").contains("default"), "{page}");
+    assert!(row(&page, "typed-1").contains("alive"), "{page}");
+
+    let out = crate::common::rqs(&url, &["status"]).expect(0);
+    assert!(
+        out.stdout.contains("rq:scheduler_lock") && out.stdout.contains("WRONGTYPE"),
+        "{}",
+        out.stdout
+    );
+    served.daemon.signal(Signal::SIGTERM);
+    assert_eq!(served.daemon.exit_code(T), 0, "{}", served.daemon.log());
+}

@@ -129,6 +129,51 @@ impl TlsOptions {
     }
 }
 
+/// Checks the content of a certificate file (`ssl_ca_certs`, `ssl_certfile`): one PEM
+/// certificate at least, each readable. An empty or non-PEM CA file would otherwise give
+/// an empty trust store, and every server certificate would fail later as untrusted.
+pub(crate) fn check_certificates(
+    param: &str,
+    path: &std::path::Path,
+    pem: &[u8],
+) -> Result<(), String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let bad = |why: String| format!("{param} {}: {why}", path.display());
+    let mut roots = rustls::RootCertStore::empty();
+    let mut found = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| bad(format!("not a readable PEM file ({e})")))?;
+        // Read as the TLS library reads a CA: this parses the certificate itself.
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("a certificate in it cannot be read ({e})")))?;
+        found += 1;
+    }
+    if found == 0 {
+        return Err(bad(
+            "no PEM certificate in it (a \"-----BEGIN CERTIFICATE-----\" block)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `ssl_keyfile` (or the certificate file that holds the key): one PEM private key.
+pub(crate) fn check_private_key(
+    param: &str,
+    path: &std::path::Path,
+    pem: &[u8],
+) -> Result<(), String> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    PrivateKeyDer::from_pem_slice(pem).map(drop).map_err(|e| {
+        format!(
+            "{param} {}: no readable PEM private key in it ({e})",
+            path.display()
+        )
+    })
+}
+
 /// Redis Sentinel: the sentinels to ask and the name of the master they watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

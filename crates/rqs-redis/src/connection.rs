@@ -18,7 +18,10 @@ use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::config::{Address, RedisConfig, SentinelOptions};
+use crate::config::{Address, RedisConfig, SentinelOptions, check_certificates, check_private_key};
+
+/// A check of a PEM file's content: its parameter, its path, its bytes.
+type CheckPem = fn(&str, &std::path::Path, &[u8]) -> Result<(), String>;
 
 /// A Redis connection the rqs components can clone per call and share across tasks.
 ///
@@ -243,18 +246,30 @@ fn client_for(config: &RedisConfig, address: &Address) -> Result<Client, Connect
             ConnectError::Settings(format!("cannot read {what} {}: {e}", path.display()))
         })
     };
-    let root_cert = tls
-        .ca_certs
-        .as_deref()
-        .map(|p| read("ssl_ca_certs", p))
-        .transpose()?;
+    // A file that is there but holds no usable PEM is bad settings, like a missing one.
+    let checked = |what: &str, path, bytes: &[u8], check: CheckPem| {
+        check(what, path, bytes).map_err(ConnectError::Settings)
+    };
+    let root_cert = match tls.ca_certs.as_deref() {
+        Some(path) => {
+            let pem = read("ssl_ca_certs", path)?;
+            checked("ssl_ca_certs", path, &pem, check_certificates)?;
+            Some(pem)
+        }
+        None => None,
+    };
     let client_tls = match (&tls.certfile, &tls.keyfile) {
         (Some(cert), key) => {
             let client_cert = read("ssl_certfile", cert)?;
+            checked("ssl_certfile", cert, &client_cert, check_certificates)?;
             let client_key = match key {
                 Some(key) => read("ssl_keyfile", key)?,
                 None => client_cert.clone(),
             };
+            let (param, path) = key
+                .as_ref()
+                .map_or(("ssl_certfile", cert), |k| ("ssl_keyfile", k));
+            checked(param, path, &client_key, check_private_key)?;
             Some(ClientTlsConfig {
                 client_cert,
                 client_key,
@@ -324,6 +339,18 @@ fn tls_problem(text: &str) -> Option<String> {
             "InvalidContentType",
             "the server did not answer with TLS: is this its TLS port?",
         ),
+        (
+            "CaUsedAsEndEntity",
+            "the server's certificate is a CA certificate, as a self-signed one made with \
+             `openssl req -x509` is (CaUsedAsEndEntity): give the server a certificate \
+             issued by a CA and that CA with ssl_ca_certs, or skip verification with \
+             ssl_cert_reqs=none",
+        ),
+        (
+            "UnsupportedCertVersion",
+            "the server's certificate is not an X.509 v3 certificate \
+             (UnsupportedCertVersion): issue it again as v3",
+        ),
     ];
     if let Some((_, words)) = known.iter().find(|(k, _)| text.contains(k)) {
         return Some((*words).to_owned());
@@ -332,7 +359,27 @@ fn tls_problem(text: &str) -> Option<String> {
     (lower.contains("invalid peer certificate")
         || lower.contains("received fatal alert")
         || lower.contains("tls"))
-    .then(|| format!("TLS error: {text}"))
+    .then(|| format!("TLS error: {}", unwrap_debug(text)))
+}
+
+/// `Other(OtherError(Name))`, rustls's debug form of a certificate error it has no
+/// variant for, as `Name`.
+fn unwrap_debug(text: &str) -> String {
+    let mut text = text.to_owned();
+    for wrapper in ["Other(OtherError(", "OtherError("] {
+        while let Some(start) = text.find(wrapper) {
+            let inner = start + wrapper.len();
+            let depth = wrapper.matches('(').count();
+            match text[inner..].find(&")".repeat(depth)) {
+                Some(end) => {
+                    text.replace_range(inner + end..inner + end + depth, "");
+                    text.replace_range(start..inner, "");
+                }
+                None => break,
+            }
+        }
+    }
+    text
 }
 
 /// A connection error as a [`ConnectError`] that says what to do.
@@ -390,14 +437,36 @@ async fn replica_of(conn: &mut ConnectionManager) -> Option<Option<String>> {
 
 async fn open(config: &RedisConfig, address: &Address) -> Result<ConnectionManager, ConnectError> {
     let client = client_for(config, address)?;
-    let mut manager = ConnectionManager::new_with_config(client, manager_config(&config.options))
+    let connecting = async {
+        let mut manager =
+            ConnectionManager::new_with_config(client, manager_config(&config.options))
+                .await
+                .map_err(|e| classify(e, address, config))?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut manager)
+            .await
+            .map_err(|e| classify(e, address, config))?;
+        Ok(manager)
+    };
+    if config.tls.is_none() || !matches!(address, Address::Tcp { .. }) {
+        return connecting.await;
+    }
+    // A plaintext port never answers the TLS handshake, and each of the manager's
+    // attempts would wait out the timeout again: the whole connection gets it once.
+    let limit = config.options.connection_timeout;
+    tokio::time::timeout(limit, connecting)
         .await
-        .map_err(|e| classify(e, address, config))?;
-    redis::cmd("PING")
-        .query_async::<()>(&mut manager)
-        .await
-        .map_err(|e| classify(e, address, config))?;
-    Ok(manager)
+        .unwrap_or_else(|_| {
+            Err(ConnectError::Tls {
+                addr: address.to_string(),
+                problem: format!(
+                    "no TLS handshake within the connect timeout of {} s: is this the \
+                     server's TLS port? (a plaintext Redis port never answers one; \
+                     socket_connect_timeout sets the timeout)",
+                    limit.as_secs_f64()
+                ),
+            })
+        })
 }
 
 /// A connection to the Redis master that rqs should talk to, for every component.
@@ -457,8 +526,16 @@ impl RedisConnection {
     /// A [`ConnectError`] that says what to fix: settings, password, certificate, a
     /// replica where a master is needed, or an unreachable server.
     pub async fn connect(config: &RedisConfig) -> Result<Self, ConnectError> {
-        if config.tls.is_some() {
+        if let Some(tls) = &config.tls {
             install_tls_provider();
+            // A warning, not an info line: `--quiet` must not hide it.
+            if !tls.cert_reqs.verifies() {
+                warn!(
+                    "ssl_cert_reqs=none: the server's certificate is not verified, so the \
+                     connection is encrypted but anyone on the path can pose as Redis; give \
+                     its CA with ssl_ca_certs instead where you can"
+                );
+            }
         }
         let (address, conn) = match &config.sentinel {
             Some(sentinel) => Self::master_from_sentinels(config, sentinel).await?,
@@ -830,5 +907,12 @@ mod tests {
         .unwrap();
         assert!(name.contains("ssl_check_hostname=false"), "{name}");
         assert_eq!(tls_problem("connection refused"), None);
+        let own =
+            tls_problem("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))").unwrap();
+        assert!(own.contains("is a CA certificate"), "{own}");
+        assert!(!own.contains("OtherError"), "{own}");
+        let other =
+            tls_problem("invalid peer certificate: Other(OtherError(SomethingNew))").unwrap();
+        assert_eq!(other, "TLS error: invalid peer certificate: SomethingNew");
     }
 }

@@ -102,6 +102,81 @@ async fn tls_without_verification() {
     works(&setup.url("127.0.0.1", "ssl_cert_reqs=none")).await;
 }
 
+/// A self-signed certificate (`openssl req -x509 -newkey ec -nodes -days 36500 -subj
+/// '/CN=rqs self-signed test' -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1'`): a CA
+/// certificate, valid until 2126. Made for this test only.
+const SELF_SIGNED: &str = "-----BEGIN CERTIFICATE-----
+MIIBsTCCAVegAwIBAgIUR+71SzCgFTFRQp9kYTlOtFpkQ7wwCgYIKoZIzj0EAwIw
+HzEdMBsGA1UEAwwUcnFzIHNlbGYtc2lnbmVkIHRlc3QwIBcNMjYxMjA3MTgyMjEz
+WhgPMjEyNjExMTMxODIyMTNaMB8xHTAbBgNVBAMMFHJxcyBzZWxmLXNpZ25lZCB0
+ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEWCgKVrKT00UrL40HN2HTsdvG
+50O51nqkuA4+eQ/FVEfgbHS6nLSwW9Hm+EALDxDk51yI/vjX8id2IB01WoTq+qNv
+MG0wHQYDVR0OBBYEFOmUzGooSWnLXC6GD17HuimicxZHMB8GA1UdIwQYMBaAFOmU
+zGooSWnLXC6GD17HuimicxZHMA8GA1UdEwEB/wQFMAMBAf8wGgYDVR0RBBMwEYIJ
+bG9jYWxob3N0hwR/AAABMAoGCCqGSM49BAMCA0gAMEUCIQDfqT3MU3pHkNKvOTg7
+FC0nrKcTdlzhiOfJCZuTnP+l6QIgETB/kQIyZqEUET5C42wJcQIb+5e2fxR9X5Jk
+PJh+sS4=
+-----END CERTIFICATE-----
+";
+
+/// The private key of [`SELF_SIGNED`], a throw-away test key.
+const SELF_SIGNED_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3DJbtgzwzerZfaIH
+l5m/hsPilov97UPL69na7wYFBrmhRANCAARYKApWspPTRSsvjQc3YdOx28bnQ7nW
+eqS4Dj55D8VUR+BsdLqctLBb0eb4QAsPEOTnXIj++NfyJ3YgHTVahOr6
+-----END PRIVATE KEY-----
+";
+
+/// rustls refuses a CA certificate as the server's own, even when it is the CA given:
+/// the error says so in words, not as `Other(OtherError(CaUsedAsEndEntity))`.
+#[tokio::test]
+async fn a_self_signed_server_certificate_is_explained_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("self-signed.pem");
+    let key = dir.path().join("self-signed-key.pem");
+    std::fs::write(&cert, SELF_SIGNED).unwrap();
+    std::fs::write(&key, SELF_SIGNED_KEY).unwrap();
+    let server = RedisServer::start_with(ServerOptions::default().tls(TlsServer {
+        cert: rqs_testkit::tls::CertFiles {
+            cert: cert.clone(),
+            key,
+        },
+        ca: cert.clone(),
+        auth_clients: false,
+    }));
+    let port = server.tls_port().unwrap();
+    let err = fails(&format!(
+        "rediss://localhost:{port}/0?ssl_ca_certs={}",
+        cert.display()
+    ))
+    .await;
+    let text = err.to_string();
+    assert!(matches!(err, ConnectError::Tls { .. }), "{text}");
+    assert!(text.contains("is a CA certificate"), "{text}");
+    assert!(text.contains("self-signed"), "{text}");
+    assert!(!text.contains("OtherError"), "{text}");
+    // Unverified, it works.
+    works(&format!("rediss://localhost:{port}/0?ssl_cert_reqs=none")).await;
+}
+
+/// TLS to a port that speaks plain Redis: the handshake never completes. The whole
+/// connection, retries included, is bounded by the connect timeout (5 s by default; it
+/// took 15 to 21 s), and the error says what is likely wrong.
+#[tokio::test]
+async fn tls_to_a_plaintext_port_fails_within_the_connect_timeout() {
+    let server = RedisServer::start();
+    let url = format!("rediss://127.0.0.1:{}/0?ssl_cert_reqs=none", server.port());
+    let started = Instant::now();
+    let err = fails(&url).await;
+    let elapsed = started.elapsed();
+    let text = err.to_string();
+    assert!(matches!(err, ConnectError::Tls { .. }), "{text}");
+    assert!(text.contains("is this the server's TLS port?"), "{text}");
+    assert!(text.contains("5 s"), "{text}");
+    // 5 s and a little; three attempts of 5 s each were 15 s at least.
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
 #[tokio::test]
 async fn an_untrusted_certificate_is_a_clear_error_within_seconds() {
     let setup = tls_server(&["localhost", "127.0.0.1"], false);
@@ -163,6 +238,56 @@ async fn unreadable_certificate_files_are_settings_errors() {
             .contains("cannot read ssl_ca_certs /nonexistent/ca.pem"),
         "{err}"
     );
+}
+
+/// An empty or non-PEM certificate file is read fine but holds nothing: it is bad
+/// settings that name the file, found before connecting (it used to give an empty trust
+/// store, and an "untrusted certificate" failure later).
+#[tokio::test]
+async fn empty_or_non_pem_certificate_files_are_settings_errors() {
+    let setup = tls_server(&["127.0.0.1"], false);
+    let dir = tempfile::tempdir().unwrap();
+    let client = setup.ca.client("client");
+    let files = [
+        ("empty.pem", ""),
+        ("text.pem", "not a certificate\n"),
+        ("der.pem", "0\u{82}\u{1}\n"),
+        (
+            "broken.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ),
+    ];
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let path = path.display();
+        for (query, param) in [
+            (format!("ssl_ca_certs={path}"), "ssl_ca_certs"),
+            (
+                format!(
+                    "{}&ssl_certfile={path}&ssl_keyfile={}",
+                    setup.ca(),
+                    client.key.display()
+                ),
+                "ssl_certfile",
+            ),
+            (
+                format!(
+                    "{}&ssl_certfile={}&ssl_keyfile={path}",
+                    setup.ca(),
+                    client.cert.display()
+                ),
+                "ssl_keyfile",
+            ),
+        ] {
+            let err = fails(&setup.url("127.0.0.1", &query)).await;
+            assert!(err.is_settings(), "{name} as {param}: {err}");
+            assert!(
+                err.to_string().contains(&format!("{param} {path}")),
+                "{name} as {param}: {err}"
+            );
+        }
+    }
 }
 
 async fn admin(server: &RedisServer) -> redis::aio::ConnectionManager {

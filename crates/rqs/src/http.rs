@@ -1,24 +1,73 @@
 //! The `--metrics-addr` endpoints: `/metrics` (Prometheus text format), `/healthz` (the
 //! scheduler loop turns), `/readyz` (200 while Redis answers, 503 otherwise) and the read-only
 //! status page at `/`.
+//!
+//! The port is open to whoever can reach it, so the server is kept apart from the
+//! scheduler and bounded:
+//!
+//! - it runs on an OS thread of its own with its own Tokio runtime and its own Redis
+//!   connection, made on that runtime: the scheduler runs on one thread (a current_thread
+//!   runtime), and nothing a request does (a page reading and decoding jobs) may delay a
+//!   hand-off or a lease renewal there;
+//! - at most [`MAX_CONNECTIONS`] connections are open; a new one closes the oldest that is
+//!   not in the middle of a request, so half-sent requests cannot lock the probes out, and
+//!   a client has [`HEADER_TIMEOUT`] to send each request head;
+//! - at most [`MAX_IN_FLIGHT`] requests are answered at once (more get 503 at once), each
+//!   within [`REQUEST_TIMEOUT`];
+//! - the page is read from Redis at most once every [`PAGE_FRESH`], whatever the number of
+//!   loads, and each read is bounded in bytes (`Inspector::upcoming`).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::PrometheusHandle;
-use tracing::{info, warn};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+use tower::ServiceExt;
+use tracing::{debug, info};
 
+use crate::cli::ConnectionArgs;
+use crate::connection::Connection;
 use crate::exit::Failure;
-use crate::inspect::{Filter, Inspector};
+use crate::inspect::{Discovery, Inspector, KnownInstances};
 use crate::page;
 use crate::telemetry::Health;
 
 /// Jobs the status page lists.
 pub(crate) const PAGE_JOBS: usize = 50;
+
+/// Quarantined jobs the status page lists.
+pub(crate) const PAGE_QUARANTINE: usize = 50;
+
+/// Connections open at once.
+pub(crate) const MAX_CONNECTIONS: usize = 64;
+
+/// Requests answered at once; fewer than [`MAX_CONNECTIONS`], so that some connection is
+/// always between requests and can make room for a new one.
+pub(crate) const MAX_IN_FLIGHT: usize = 16;
+
+/// How long a client may take to send a request head, the first one or the next one on a
+/// kept-alive connection.
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one request may take to answer.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A rendered page is served again for this long before Redis is read afresh.
+pub(crate) const PAGE_FRESH: Duration = Duration::from_secs(1);
+
+/// The longest the first page load waits for the daemon's first walk of the instances.
+const FIRST_WALK_WAIT: Duration = Duration::from_secs(2);
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -28,6 +77,15 @@ pub(crate) struct AppState {
     pub(crate) inspector: Inspector,
     /// This instance's name, shown on the page.
     pub(crate) instance: String,
+    /// The instances the daemon's walks found.
+    pub(crate) known: Arc<KnownInstances>,
+    pub(crate) page: Arc<PageCache>,
+}
+
+/// The last page rendered, and when.
+#[derive(Debug, Default)]
+pub(crate) struct PageCache {
+    last: tokio::sync::Mutex<Option<(Instant, String)>>,
 }
 
 /// Checks a `--metrics-addr` value: `HOST:PORT` (`127.0.0.1:9100`, `[::]:9100`,
@@ -55,27 +113,205 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Binds `addr` and serves the endpoints on a task of their own.
+/// Serves the endpoints on `addr` from a thread of their own. On that thread's runtime it
+/// opens a Redis connection with `connection`'s settings and hands it to `state`, which
+/// builds the handlers' state (and may start tasks of its own there).
 ///
 /// # Errors
-/// When the address cannot be bound (taken, not local, not resolvable).
-pub(crate) async fn serve(addr: &str, state: AppState) -> Result<(), Failure> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Failure::Runtime(anyhow::anyhow!(
-            "cannot listen on --metrics-addr {addr}: {e}"
-        ))
-    })?;
-    let local = listener
-        .local_addr()
-        .map_or_else(|_| addr.to_owned(), |a| a.to_string());
-    info!("serving /metrics, /healthz, /readyz and the status page on http://{local}/");
-    let app = router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            warn!(error = %e, "the metrics and status server stopped");
+/// When the address cannot be bound (taken, not local, not resolvable), or Redis cannot
+/// be reached; both before anything is served.
+pub(crate) async fn start<F>(
+    addr: &str,
+    connection: &ConnectionArgs,
+    state: F,
+) -> Result<(), Failure>
+where
+    F: FnOnce(Connection) -> AppState + Send + 'static,
+{
+    let (started, outcome) = oneshot::channel::<Result<(), Failure>>();
+    let addr = addr.to_owned();
+    let connection = connection.clone();
+    std::thread::Builder::new()
+        .name("rqs-http".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = started.send(Err(Failure::Runtime(e.into())));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let listener = match TcpListener::bind(&addr).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = started.send(Err(Failure::Runtime(anyhow::anyhow!(
+                            "cannot listen on --metrics-addr {addr}: {e}"
+                        ))));
+                        return;
+                    }
+                };
+                let reader = match connection.connect().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = started.send(Err(e));
+                        return;
+                    }
+                };
+                let local = listener
+                    .local_addr()
+                    .map_or_else(|_| addr.clone(), |a| a.to_string());
+                info!("serving /metrics, /healthz, /readyz and the status page on http://{local}/");
+                let app = router(state(reader));
+                let _ = started.send(Ok(()));
+                accept(listener, app).await;
+            });
+        })
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot start the HTTP thread: {e}")))?;
+    outcome.await.unwrap_or_else(|_| {
+        Err(Failure::Runtime(anyhow::anyhow!(
+            "the HTTP thread ended before serving"
+        )))
+    })
+}
+
+/// The open connections, oldest first.
+#[derive(Debug, Default)]
+struct Slots {
+    next: u64,
+    open: BTreeMap<u64, Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    /// Requests of this connection being answered.
+    busy: Arc<AtomicUsize>,
+    close: oneshot::Sender<()>,
+}
+
+impl Slots {
+    /// Makes room for one more connection: when `max` are open, closes the oldest that is
+    /// between requests (a half-sent request head, an idle keep-alive, a client slow to
+    /// read its answer). `None` when every one is busy answering.
+    fn admit(&mut self, max: usize) -> Option<(u64, Arc<AtomicUsize>, oneshot::Receiver<()>)> {
+        if self.open.len() >= max {
+            let victim = self
+                .open
+                .iter()
+                .find(|(_, slot)| slot.busy.load(Ordering::Acquire) == 0)
+                .map(|(id, _)| *id)?;
+            if let Some(slot) = self.open.remove(&victim) {
+                let _ = slot.close.send(());
+            }
         }
-    });
-    Ok(())
+        let (close, closed) = oneshot::channel();
+        let busy = Arc::new(AtomicUsize::new(0));
+        let id = self.next;
+        self.next += 1;
+        self.open.insert(
+            id,
+            Slot {
+                busy: busy.clone(),
+                close,
+            },
+        );
+        Some((id, busy, closed))
+    }
+
+    fn forget(&mut self, id: u64) {
+        self.open.remove(&id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Decrements a connection's busy count when its request is answered or dropped.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    (status, [(header::CONNECTION, "close")], text).into_response()
+}
+
+/// Accepts connections for ever, each served by a task of its own within the bounds above.
+async fn accept(listener: TcpListener, app: Router) {
+    let slots = Arc::new(Mutex::new(Slots::default()));
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, most likely: the slots free some.
+                debug!(error = %e, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some((id, busy, closed)) = lock(&slots).admit(MAX_CONNECTIONS) else {
+            debug!("every connection is busy: refusing one");
+            continue;
+        };
+        let app = app.clone();
+        let permits = permits.clone();
+        let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+            let app = app.clone();
+            let busy = Busy::enter(&busy);
+            let permit = permits.clone().try_acquire_owned();
+            async move {
+                let _busy = busy;
+                let Ok(_permit) = permit else {
+                    return Ok::<_, Infallible>(plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "busy: too many requests at once\n",
+                    ));
+                };
+                let request = request.map(Body::new);
+                Ok(
+                    match tokio::time::timeout(REQUEST_TIMEOUT, app.oneshot(request)).await {
+                        Ok(Ok(response)) => response,
+                        Ok(Err(never)) => match never {},
+                        Err(_) => plain(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "the answer took too long\n",
+                        ),
+                    },
+                )
+            }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let slots = slots.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                served = connection => {
+                    if let Err(e) = served {
+                        debug!(error = %e, "HTTP connection ended");
+                    }
+                }
+                _ = closed => debug!("HTTP connection closed to make room for a new one"),
+            }
+            lock(&slots).forget(id);
+        });
+    }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
@@ -117,47 +353,62 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The page, read afresh at most once every [`PAGE_FRESH`]: loads meanwhile wait for the
+/// read in progress and share it. A page that could not be read is not kept, so the first
+/// load after Redis is back reads it.
 async fn status_page(State(state): State<AppState>) -> Response {
     let html = [(header::CONTENT_TYPE, "text/html; charset=utf-8")];
-    let filter = Filter {
-        limit: PAGE_JOBS,
-        ..Filter::default()
-    };
-    let read = async {
-        let overview = state.inspector.overview().await?;
-        let jobs = state.inspector.jobs(&filter).await?;
-        let quarantine = state.inspector.quarantine().await?;
-        Ok::<_, rqs_core::BackendError>((overview, jobs, quarantine))
-    };
+    let mut last = state.page.last.lock().await;
+    let fresh = last.as_ref().filter(|(at, _)| at.elapsed() < PAGE_FRESH);
+    if let Some((_, body)) = fresh {
+        return (StatusCode::OK, html, body.clone()).into_response();
+    }
+    let (status, body) = render(&state).await;
+    *last = (status == StatusCode::OK).then(|| (Instant::now(), body.clone()));
+    (status, html, body).into_response()
+}
+
+async fn render(state: &AppState) -> (StatusCode, String) {
+    state.known.first_walk(FIRST_WALK_WAIT).await;
+    let mut known = state.known.names();
+    known.push(state.instance.clone());
     let here = page::Here {
         instance: &state.instance,
         active: state.health.is_leader(),
     };
-    match read.await {
-        Ok((overview, jobs, quarantine)) => (
-            StatusCode::OK,
-            html,
-            page::render(&here, &overview, &jobs, &quarantine),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            html,
-            page::render_error(&here, &e.to_string()),
-        )
-            .into_response(),
-    }
+    let inspector = &state.inspector;
+    let overview = match inspector.overview(Discovery::Known(&known)).await {
+        Ok(o) => o,
+        Err(e) => return unreadable(&here, &e),
+    };
+    // A key of the wrong type spoils its own section only; Redis away spoils the page.
+    let jobs = match inspector.upcoming(PAGE_JOBS).await {
+        Err(e) if e.is_transient() => return unreadable(&here, &e),
+        other => other.map_err(|e| e.to_string()),
+    };
+    let quarantine = match inspector.quarantine_page(PAGE_QUARANTINE).await {
+        Err(e) if e.is_transient() => return unreadable(&here, &e),
+        other => other.map_err(|e| e.to_string()),
+    };
+    (
+        StatusCode::OK,
+        page::render(&here, &overview, &jobs, &quarantine),
+    )
+}
+
+fn unreadable(here: &page::Here<'_>, e: &rqs_core::BackendError) -> (StatusCode, String) {
+    debug!(error = %e, "the status page cannot read Redis");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        page::render_error(here, &e.to_string()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::body::Body;
-    use axum::http::Request;
     use rqs_core::{JobHash, JobId};
     use rqs_store::JobAdmin;
     use rqs_testkit::RedisServer;
-    use std::time::Duration;
-    use tower::ServiceExt;
 
     use super::*;
     use crate::telemetry;
@@ -175,6 +426,19 @@ mod tests {
         (status, String::from_utf8(body.to_vec()).unwrap())
     }
 
+    fn state(conn: Connection, health: Arc<Health>) -> AppState {
+        let known = Arc::new(KnownInstances::default());
+        known.walked(None);
+        AppState {
+            metrics: telemetry::builder().build_recorder().handle(),
+            health,
+            inspector: Inspector::new(conn),
+            instance: "<i>me</i>".into(),
+            known,
+            page: Arc::default(),
+        }
+    }
+
     #[test]
     fn addresses_need_a_host_and_a_port() {
         assert_eq!(
@@ -186,6 +450,34 @@ mod tests {
         assert!(parse_addr(":9100").unwrap_err().contains("0.0.0.0:9100"));
         assert!(parse_addr("9100").is_err());
         assert!(parse_addr("host:http").is_err());
+    }
+
+    #[test]
+    fn a_full_house_closes_the_oldest_connection_between_requests() {
+        let mut slots = Slots::default();
+        let mut open: Vec<_> = (0..3).map(|_| slots.admit(3).unwrap()).collect();
+        // The oldest is answering a request: the next oldest makes room.
+        open[0].1.fetch_add(1, Ordering::AcqRel);
+        let (_, _, mut fourth) = slots.admit(3).unwrap();
+        assert!(open[0].2.try_recv().is_err(), "a busy one stays");
+        assert!(
+            open[1].2.try_recv().is_ok(),
+            "the oldest idle one is closed"
+        );
+        assert!(open[2].2.try_recv().is_err());
+        assert!(fourth.try_recv().is_err());
+        // Every one busy: the newcomer is refused, nothing closed.
+        let mut full = Slots::default();
+        let taken: Vec<_> = (0..2).map(|_| full.admit(2).unwrap()).collect();
+        for (_, busy, _) in &taken {
+            busy.fetch_add(1, Ordering::AcqRel);
+        }
+        assert!(full.admit(2).is_none());
+        full.forget(taken[0].0);
+        assert!(
+            full.admit(2).is_some(),
+            "a closed connection frees its slot"
+        );
     }
 
     /// The page and the endpoints over a connection of a Redis user that may only read:
@@ -228,12 +520,7 @@ mod tests {
         .config;
         let reader = rqs_redis::RedisConnection::connect(&config).await.unwrap();
         let health = Arc::new(Health::default());
-        let app_state = AppState {
-            metrics: telemetry::builder().build_recorder().handle(),
-            health: health.clone(),
-            inspector: Inspector::new(reader.clone()),
-            instance: "<i>me</i>".into(),
-        };
+        let app_state = state(reader.clone(), health.clone());
         let app = router(app_state.clone());
 
         let (status, page) = get(&app, "/").await;
@@ -272,5 +559,84 @@ mod tests {
             .query_async(&mut reader.clone())
             .await;
         assert!(refused.is_err());
+    }
+
+    /// What the page reads of a job is bounded: a field over its bound is reported with
+    /// its size, never read, and a zlib bomb is inflated no further than the page's limit.
+    #[tokio::test]
+    async fn the_page_reads_each_job_within_bounds() {
+        let server = RedisServer::start();
+        let conn = server.connection().await;
+        let store = rqs_redis::RedisJobStore::new(conn.clone());
+        let bomb = {
+            use std::io::Write;
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(&vec![0u8; 8 << 20]).unwrap();
+            e.finish().unwrap()
+        };
+        let big = JobHash::from_pairs([
+            ("data", bomb),
+            ("origin", b"default".to_vec()),
+            ("description", vec![b'd'; 1 << 20]),
+            ("meta", vec![b'm'; 1 << 20]),
+        ]);
+        store
+            .schedule(&JobId::from("big"), &big, 4_000_000_000.0)
+            .await
+            .unwrap();
+        store
+            .schedule(
+                &JobId::from("x".repeat(5000).as_str()),
+                &big,
+                4_000_000_001.0,
+            )
+            .await
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("rq:job:not-a-hash")
+            .arg("x")
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        let _: () = redis::cmd("ZADD")
+            .arg("rq:scheduler:scheduled_jobs")
+            .arg(4_000_000_002u64)
+            .arg("not-a-hash")
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        let inspector = Inspector::new(
+            rqs_redis::RedisConnection::connect(
+                &rqs_redis::RedisConfig::from_url(&server.url())
+                    .unwrap()
+                    .config,
+            )
+            .await
+            .unwrap(),
+        );
+        let jobs = inspector.upcoming(PAGE_JOBS).await.unwrap();
+        assert_eq!(jobs.len(), 3);
+        assert_eq!(jobs[0].id, "big");
+        assert_eq!(jobs[0].queue.as_deref(), Some("default"));
+        assert_eq!(jobs[0].unread("description"), Some(1 << 20));
+        assert_eq!(jobs[0].unread("meta"), Some(1 << 20));
+        assert_eq!(jobs[0].description, None);
+        assert_eq!(jobs[0].function.as_deref(), Some("<unreadable>"));
+        assert!(jobs[1].id.starts_with("xxx") && jobs[1].id.ends_with("… (5000 bytes)"));
+        assert!(jobs[1].id.len() < 1100);
+        assert!(jobs[2].missing);
+
+        let html = page::render(
+            &page::Here {
+                instance: "me",
+                active: true,
+            },
+            &inspector.overview(Discovery::Known(&[])).await.unwrap(),
+            &Ok(jobs),
+            &Ok(Vec::new()),
+        );
+        assert!(html.contains("description of 1.0 MiB, not shown"), "{html}");
+        assert!(html.contains("meta of 1.0 MiB, not shown"), "{html}");
+        assert!(html.len() < 64 * 1024, "{} bytes", html.len());
     }
 }

@@ -1,21 +1,94 @@
 //! The read side shared by the inspection commands and the status page: instances, the
 //! lock, counts, upcoming jobs, the quarantine. Everything here only reads Redis.
+//!
+//! The page is loaded every few seconds, by any number of browsers, and shows jobs that
+//! clients wrote: what it reads is bounded by count and by bytes ([`Inspector::upcoming`],
+//! [`Inspector::quarantine_page`]), and it finds the instances without walking the
+//! keyspace ([`Discovery`]).
+
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 use crate::connection::Connection;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use rqs_core::memory::Quarantined;
-use rqs_core::{BackendError, JobHash, JobId};
+use rqs_core::{BackendError, JobHash, JobId, QuarantineKind, keys};
 use rqs_lifecycle::{InstanceRecord, LifecycleRegistry};
 use rqs_lock::LockProvider;
-use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider};
-use rqs_store::{JobAdmin, JobStore, Page};
+use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, backend_error};
+use rqs_store::{JobAdmin, JobStore};
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::jobinfo::{self, Kind};
 use crate::output;
 
-/// Job hashes read at once while listing (they share one multiplexed connection).
+/// Instance records read at once (they share one multiplexed connection).
 const CONCURRENT_READS: usize = 16;
+
+/// Instance names, each scored with the Unix time it was last seen alive or registered:
+/// kept by every daemon that serves `--metrics-addr` (`commands::run`), read by the page
+/// and `rqs status`, so that neither walks the keyspace to find the instances.
+pub(crate) const INSTANCE_INDEX: &str = "rq:rqs:instances";
+
+/// Names seen within this are taken from [`INSTANCE_INDEX`]; a daemon refreshes its own
+/// every 30 s and a walk's at most every minute.
+pub(crate) const INDEX_FRESH: Duration = Duration::from_secs(180);
+
+/// The most names read from [`INSTANCE_INDEX`].
+const INDEX_LIMIT: usize = 1_000;
+
+/// What the page reads of each job, and the most bytes of each: a longer value is
+/// reported with its size, not read. `data` only names the function on the page.
+const PAGE_FIELDS: [(&str, u64); 5] = [
+    ("origin", 1024),
+    ("status", 64),
+    ("description", 8 * 1024),
+    ("meta", 16 * 1024),
+    ("data", 32 * 1024),
+];
+
+/// The longest id the page shows; a longer one is cut.
+const PAGE_ID_BYTES: usize = 1024;
+
+/// The most a job's `data` is inflated to on the page (a zlib bomb stops there).
+const PAGE_INFLATE_BYTES: u64 = 64 * 1024;
+
+/// `HSCAN` calls one quarantine page may take.
+const QUARANTINE_SCANS: usize = 20;
+
+/// The first jobs of the schedule, each field read only when it is small (`HSTRLEN`
+/// first), so one page load reads a bounded number of bytes whatever the jobs hold.
+static UPCOMING: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1]: the schedule. ARGV[1]: how many jobs; ARGV[2]: the job key prefix; ARGV[3]:
+-- the longest id returned; ARGV[4], ARGV[5]...: field name, most bytes read of it.
+-- Returns {{id cut to ARGV[3] bytes, id length, score, key type, field...}...}: each
+-- field its value, its size when over its bound, or false when absent.
+local page = redis.call('ZRANGEBYSCORE', KEYS[1], 0, '+inf', 'WITHSCORES', 'LIMIT', 0, ARGV[1])
+local longest = tonumber(ARGV[3])
+local out = {}
+for k = 1, #page, 2 do
+  local key = ARGV[2] .. page[k]
+  local kind = redis.call('TYPE', key)['ok']
+  local row = {string.sub(page[k], 1, longest), #page[k], page[k + 1], kind}
+  if kind == 'hash' then
+    for f = 4, #ARGV, 2 do
+      local size = redis.call('HSTRLEN', key, ARGV[f])
+      if size > tonumber(ARGV[f + 1]) then
+        row[#row + 1] = size
+      else
+        row[#row + 1] = redis.call('HGET', key, ARGV[f])
+      end
+    end
+  end
+  out[#out + 1] = row
+end
+return out
+",
+    )
+});
 
 /// A Unix time, serialised with its UTC date: `{"unix": 1796378400.0, "utc": "2026-…Z"}`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,6 +144,23 @@ impl Lock {
     }
 }
 
+/// A key that could not be read as rqs expects (someone stored another type under an
+/// RQ name, or the ACL refuses it): shown with the rest, which is still read.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Problem {
+    pub(crate) key: String,
+    pub(crate) error: String,
+}
+
+impl Problem {
+    fn new(key: &str, error: &BackendError) -> Self {
+        Self {
+            key: key.to_owned(),
+            error: error.to_string(),
+        }
+    }
+}
+
 /// What `rqs status` and the top of the status page show.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Overview {
@@ -80,7 +170,17 @@ pub(crate) struct Overview {
     pub(crate) scheduled: u64,
     pub(crate) due: u64,
     pub(crate) next_due: Option<Stamp>,
-    pub(crate) quarantined: u64,
+    /// `null` when the quarantine cannot be read (see `problems`).
+    pub(crate) quarantined: Option<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl Overview {
+    /// The problem with `key`, if any.
+    pub(crate) fn problem(&self, key: &str) -> Option<&Problem> {
+        self.problems.iter().find(|p| p.key == key)
+    }
 }
 
 /// One scheduled job, as `rqs list` and the status page show it.
@@ -99,14 +199,27 @@ pub(crate) struct JobSummary {
     pub(crate) repeats_left: Option<i64>,
     pub(crate) description: Option<String>,
     pub(crate) status: Option<String>,
+    /// Fields left unread for their size (the page), with it.
+    #[serde(skip)]
+    pub(crate) unread: Vec<(&'static str, u64)>,
 }
 
 impl JobSummary {
     pub(crate) fn new(id: &JobId, score: f64, hash: Option<&JobHash>) -> Self {
-        let id_text = output::text(id.as_bytes());
-        let Some(hash) = hash.filter(|h| !h.is_empty()) else {
+        let hash = hash.filter(|h| !h.is_empty());
+        Self::decoded(
+            output::text(id.as_bytes()),
+            score,
+            hash,
+            jobinfo::MAX_DATA_BYTES,
+        )
+    }
+
+    /// A summary whose `data` is inflated to at most `inflate` bytes; `None`: no hash.
+    fn decoded(id: String, score: f64, hash: Option<&JobHash>, inflate: u64) -> Self {
+        let Some(hash) = hash else {
             return Self {
-                id: id_text,
+                id,
                 due: Stamp(score),
                 missing: true,
                 queue: None,
@@ -116,21 +229,23 @@ impl JobSummary {
                 repeats_left: None,
                 description: None,
                 status: None,
+                unread: Vec::new(),
             };
         };
         let (kind, repeat) = Kind::of(hash);
         let field = |name: &str| hash.get(name).map(output::text);
         Self {
-            id: id_text,
+            id,
             due: Stamp(score),
             missing: false,
             queue: field("origin"),
-            function: Some(jobinfo::function(hash)),
+            function: Some(jobinfo::function_within(hash, inflate)),
             repeats_left: kind.runs_left(repeat),
             kind,
             repeat,
             description: field("description"),
             status: field("status"),
+            unread: Vec::new(),
         }
     }
 
@@ -141,6 +256,14 @@ impl JobSummary {
         } else {
             self.kind.label()
         }
+    }
+
+    /// The size of `field` when it was too large to read.
+    pub(crate) fn unread(&self, field: &str) -> Option<u64> {
+        self.unread
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, bytes)| *bytes)
     }
 }
 
@@ -169,15 +292,75 @@ impl From<Quarantined> for QuarantineEntry {
     }
 }
 
-/// Which scheduled jobs to list.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Filter {
-    /// Due at or before this time.
-    pub(crate) until: Option<f64>,
-    /// Going to this queue.
-    pub(crate) queue: Option<String>,
-    /// At most this many.
-    pub(crate) limit: usize,
+/// A quarantine record (`{"score", "kind", "reason", "at"}`), as the store reads it.
+fn quarantine_entry(id: &[u8], raw: &[u8]) -> QuarantineEntry {
+    let text = String::from_utf8_lossy(raw);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    QuarantineEntry::from(Quarantined {
+        job_id: JobId::new(id.to_vec()),
+        score: value["score"].as_f64().unwrap_or(f64::NAN),
+        kind: value["kind"].as_str().and_then(QuarantineKind::parse),
+        reason: value["reason"]
+            .as_str()
+            .map_or_else(|| format!("unreadable record: {text}"), str::to_owned),
+        at: value["at"].as_i64().unwrap_or(0),
+    })
+}
+
+/// Instance names a walk of `rq:scheduler_instance:*` found, kept by the daemon between
+/// page loads (so that the page has them even when [`INSTANCE_INDEX`] cannot be written).
+#[derive(Debug)]
+pub(crate) struct KnownInstances {
+    names: Mutex<Vec<String>>,
+    /// Turns true after the first walk (or the first try), which the first page load
+    /// waits for.
+    walked: watch::Sender<bool>,
+}
+
+impl Default for KnownInstances {
+    fn default() -> Self {
+        Self {
+            names: Mutex::default(),
+            walked: watch::Sender::new(false),
+        }
+    }
+}
+
+impl KnownInstances {
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// What a walk found (`None`: this round had no walk, or it failed).
+    pub(crate) fn walked(&self, names: Option<Vec<String>>) {
+        if let Some(names) = names {
+            *self
+                .names
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
+        }
+        self.walked.send_replace(true);
+    }
+
+    /// Waits, at most `limit`, for the first walk.
+    pub(crate) async fn first_walk(&self, limit: Duration) {
+        let mut walked = self.walked.subscribe();
+        let _ = tokio::time::timeout(limit, walked.wait_for(|done| *done)).await;
+    }
+}
+
+/// Where [`Inspector::overview`] finds the instance names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Discovery<'a> {
+    /// [`INSTANCE_INDEX`], or a walk of the keyspace when no daemon keeps it: `rqs status`,
+    /// run once.
+    IndexOrWalk,
+    /// [`INSTANCE_INDEX`] and these names, never a walk: the page, loaded every few
+    /// seconds by any number of browsers.
+    Known(&'a [String]),
 }
 
 /// Reads everything the commands and the page show.
@@ -186,6 +369,23 @@ pub(crate) struct Inspector {
     pub(crate) store: RedisJobStore<Connection>,
     lifecycle: RedisLifecycleRegistry<Connection>,
     lock: RedisLockProvider<Connection>,
+    conn: Connection,
+}
+
+/// `Err` when `error` means Redis is away; else the problem is noted and `None` returned.
+fn tolerate<T>(
+    result: Result<T, BackendError>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<T>, BackendError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            problems.push(Problem::new(key, &e));
+            Ok(None)
+        }
+    }
 }
 
 impl Inspector {
@@ -193,25 +393,42 @@ impl Inspector {
         Self {
             store: RedisJobStore::new(conn.clone()),
             lifecycle: RedisLifecycleRegistry::new(conn.clone()),
-            lock: RedisLockProvider::new(conn),
+            lock: RedisLockProvider::new(conn.clone()),
+            conn,
         }
     }
 
-    /// Instances, lock, counts and the next due time.
-    pub(crate) async fn overview(&self) -> Result<Overview, BackendError> {
+    /// Instances, lock, counts and the next due time. A lock or quarantine key of the
+    /// wrong type is a [`Problem`], and the rest is still read.
+    pub(crate) async fn overview(
+        &self,
+        discovery: Discovery<'_>,
+    ) -> Result<Overview, BackendError> {
         let now = output::now();
-        let lock = self.lock.holder().await?;
-        let records = self.lifecycle.instances().await?;
-        let holder = lock
+        let mut problems = Vec::new();
+        let lock = tolerate(
+            self.lock.holder().await,
+            keys::SCHEDULER_LOCK,
+            &mut problems,
+        )?
+        .flatten();
+        let holder_name = lock
             .as_deref()
             .and_then(|v| v.rsplit_once('@'))
-            .map(|(name, _)| name)
-            .filter(|name| records.iter().any(|(n, _)| n == name))
-            .map(str::to_owned);
+            .map(|(name, _)| name.to_owned());
+        let records = self
+            .instance_records(now, discovery, holder_name.as_deref(), &mut problems)
+            .await?;
+        let holder = holder_name.filter(|name| records.iter().any(|(n, _)| n == name));
         let instances = records
             .iter()
             .map(|(name, r)| instance(name, r, holder.as_deref() == Some(name.as_str())))
             .collect();
+        let quarantined = tolerate(
+            self.store.quarantine_len().await,
+            keys::QUARANTINE,
+            &mut problems,
+        )?;
         Ok(Overview {
             generated: Stamp(now),
             instances,
@@ -219,44 +436,85 @@ impl Inspector {
             scheduled: self.store.count(None).await?,
             due: self.store.count(Some(now.floor())).await?,
             next_due: self.store.next_due().await?.map(Stamp),
-            quarantined: self.store.quarantined().await?.len() as u64,
+            quarantined,
+            problems,
         })
     }
 
-    /// Scheduled jobs in due order, filtered.
-    pub(crate) async fn jobs(&self, filter: &Filter) -> Result<Vec<JobSummary>, BackendError> {
-        let mut out = Vec::new();
-        let length = filter.limit.clamp(100, 1_000);
-        let mut offset = 0;
-        while out.len() < filter.limit {
-            let page = self
-                .store
-                .list(filter.until, Some(Page { offset, length }))
-                .await?;
-            // Owned ids and store: a stream over borrows is not `Send` for axum's handler.
-            let hashes: Vec<Option<JobHash>> =
-                futures_util::stream::iter(page.iter().map(|p| p.0.clone()).collect::<Vec<_>>())
-                    .map(|id| {
-                        let store = self.store.clone();
-                        async move { store.job(&id).await }
-                    })
-                    .buffered(CONCURRENT_READS)
-                    .try_collect()
-                    .await?;
-            for ((id, score), hash) in page.iter().zip(&hashes) {
-                let wanted = filter.queue.as_deref().is_none_or(|q| {
-                    hash.as_ref().and_then(|h| h.get("origin")) == Some(q.as_bytes())
-                });
-                if wanted && out.len() < filter.limit {
-                    out.push(JobSummary::new(id, *score, hash.as_ref()));
-                }
+    /// The names in [`INSTANCE_INDEX`] seen within [`INDEX_FRESH`] of `now`.
+    async fn indexed_names(&self, now: f64) -> Result<Vec<String>, BackendError> {
+        let names: Vec<Vec<u8>> = redis::cmd("ZRANGEBYSCORE")
+            .arg(INSTANCE_INDEX)
+            .arg(format!("({}", now - INDEX_FRESH.as_secs_f64()))
+            .arg("+inf")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(INDEX_LIMIT)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(backend_error)?;
+        Ok(names
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect())
+    }
+
+    /// The records of the instances `discovery` finds, and of the lock's holder, by name.
+    async fn instance_records(
+        &self,
+        now: f64,
+        discovery: Discovery<'_>,
+        holder: Option<&str>,
+        problems: &mut Vec<Problem>,
+    ) -> Result<Vec<(String, InstanceRecord)>, BackendError> {
+        let indexed =
+            tolerate(self.indexed_names(now).await, INSTANCE_INDEX, problems)?.unwrap_or_default();
+        let mut names: Vec<String> = match discovery {
+            Discovery::IndexOrWalk if indexed.is_empty() => {
+                // No daemon keeps the index: walk the keyspace, once for this command.
+                return self.lifecycle.instances().await;
             }
-            if page.len() < length {
-                break;
+            Discovery::IndexOrWalk => indexed,
+            Discovery::Known(known) => indexed.into_iter().chain(known.iter().cloned()).collect(),
+        };
+        names.extend(holder.map(str::to_owned));
+        names.sort();
+        names.dedup();
+        // Owned names and registry: a stream over borrows is not `Send` for the server.
+        let records: Vec<Result<Option<InstanceRecord>, BackendError>> =
+            futures_util::stream::iter(names.clone())
+                .map(|name| {
+                    let lifecycle = self.lifecycle.clone();
+                    async move { lifecycle.record(&name).await }
+                })
+                .buffered(CONCURRENT_READS)
+                .collect()
+                .await;
+        let mut out = Vec::with_capacity(names.len());
+        for (name, record) in names.into_iter().zip(records) {
+            let key = keys::instance_key(&name);
+            // `None`: the record expired since the name was indexed.
+            if let Some(Some(record)) = tolerate(record, &key, problems)? {
+                out.push((name, record));
             }
-            offset += length;
         }
         Ok(out)
+    }
+
+    /// The first `limit` jobs of the schedule for the page: one round trip, each field
+    /// read only within its bound ([`PAGE_FIELDS`]), `data` inflated to at most
+    /// [`PAGE_INFLATE_BYTES`].
+    pub(crate) async fn upcoming(&self, limit: usize) -> Result<Vec<JobSummary>, BackendError> {
+        let mut call = UPCOMING.key(keys::SCHEDULED_JOBS);
+        call.arg(limit).arg(keys::JOB_PREFIX).arg(PAGE_ID_BYTES);
+        for (field, most) in PAGE_FIELDS {
+            call.arg(field).arg(most);
+        }
+        let rows: Vec<redis::Value> = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend_error)?;
+        rows.into_iter().map(upcoming_row).collect()
     }
 
     /// The quarantine, by id.
@@ -269,6 +527,96 @@ impl Inspector {
             .map(QuarantineEntry::from)
             .collect())
     }
+
+    /// About `limit` quarantined jobs (those a few `HSCAN` calls meet first), by id: the
+    /// page shows the quarantine a page at a time, as it does the schedule.
+    pub(crate) async fn quarantine_page(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<QuarantineEntry>, BackendError> {
+        let mut conn = self.conn.clone();
+        let mut found: Vec<Record> = Vec::new();
+        let mut cursor = 0u64;
+        for _ in 0..QUARANTINE_SCANS {
+            let (next, pairs): (u64, Vec<Record>) = redis::cmd("HSCAN")
+                .arg(keys::QUARANTINE)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(limit)
+                .query_async(&mut conn)
+                .await
+                .map_err(backend_error)?;
+            found.extend(pairs);
+            cursor = next;
+            if cursor == 0 || found.len() >= limit {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.truncate(limit);
+        Ok(found
+            .iter()
+            .map(|(id, raw)| quarantine_entry(id, raw))
+            .collect())
+    }
+}
+
+/// A quarantine record: the job id, the JSON.
+type Record = (Vec<u8>, Vec<u8>);
+
+/// One row of [`UPCOMING`]'s reply.
+fn upcoming_row(row: redis::Value) -> Result<JobSummary, BackendError> {
+    use redis::Value;
+    let bad = || BackendError::Protocol("unexpected reply of the page's job read".into());
+    let Value::Array(cells) = row else {
+        return Err(bad());
+    };
+    let mut cells = cells.into_iter();
+    let (
+        Some(Value::BulkString(id)),
+        Some(Value::Int(id_len)),
+        Some(Value::BulkString(score)),
+        Some(kind),
+    ) = (cells.next(), cells.next(), cells.next(), cells.next())
+    else {
+        return Err(bad());
+    };
+    let score = std::str::from_utf8(&score)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .ok_or_else(bad)?;
+    let mut id_text = output::text(&id);
+    if usize::try_from(id_len).is_ok_and(|n| n > id.len()) {
+        id_text.push_str(&format!("… ({id_len} bytes)"));
+    }
+    let is_hash = matches!(&kind, Value::BulkString(k) if k == b"hash");
+    let mut hash = JobHash::new();
+    let mut unread = Vec::new();
+    for ((field, _), cell) in PAGE_FIELDS.iter().zip(cells) {
+        match cell {
+            Value::BulkString(v) => hash.set(*field, v),
+            Value::Int(bytes) => unread.push((*field, u64::try_from(bytes).unwrap_or(0))),
+            _ => {}
+        }
+    }
+    let mut summary =
+        JobSummary::decoded(id_text, score, is_hash.then_some(&hash), PAGE_INFLATE_BYTES);
+    if summary.missing {
+        return Ok(summary);
+    }
+    if let Some(bytes) = unread.iter().find(|(f, _)| *f == "meta").map(|(_, n)| *n) {
+        // Kind::of saw no meta: say nothing rather than "once".
+        summary.kind = Kind::Invalid {
+            reason: format!("meta of {bytes} bytes, not read for the page"),
+        };
+        summary.repeats_left = None;
+        summary.repeat = None;
+    }
+    if unread.iter().any(|(f, _)| *f == "data") {
+        summary.function = None;
+    }
+    summary.unread = unread;
+    Ok(summary)
 }
 
 fn instance(name: &str, r: &InstanceRecord, holds_lock: bool) -> Instance {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::output;
 
 /// The most `data` is inflated to for display; larger calls are reported, not decoded.
-const MAX_DATA_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_DATA_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How a job repeats, for display.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,16 +90,20 @@ pub(crate) fn runs_label(runs: Option<i64>) -> String {
 
 /// The call in a job's `data`, or why it cannot be read.
 pub(crate) fn call(hash: &JobHash) -> Result<Call, String> {
+    call_within(hash, MAX_DATA_BYTES)
+}
+
+/// The call in a job's `data`, inflated to at most `limit` bytes (a zlib bomb costs no
+/// more than that), or why it cannot be read.
+pub(crate) fn call_within(hash: &JobHash, limit: u64) -> Result<Call, String> {
     let raw = hash.get("data").ok_or("the job has no data")?;
     let mut inflated = Vec::new();
     let pickle = match flate2::read::ZlibDecoder::new(raw)
-        .take(MAX_DATA_BYTES + 1)
+        .take(limit + 1)
         .read_to_end(&mut inflated)
     {
-        Ok(_) if inflated.len() as u64 > MAX_DATA_BYTES => {
-            return Err(format!(
-                "data is larger than {MAX_DATA_BYTES} bytes once inflated"
-            ));
+        Ok(_) if inflated.len() as u64 > limit => {
+            return Err(format!("data is larger than {limit} bytes once inflated"));
         }
         Ok(_) => inflated.as_slice(),
         // Not compressed: very old RQ versions stored the pickle as it is.
@@ -108,9 +112,10 @@ pub(crate) fn call(hash: &JobHash) -> Result<Call, String> {
     Call::parse(pickle).map_err(|e| format!("data is not a readable call: {e}"))
 }
 
-/// The function's dotted name, or a bracketed note when it cannot be read.
-pub(crate) fn function(hash: &JobHash) -> String {
-    match call(hash) {
+/// The function's dotted name, or a bracketed note when it cannot be read, with `data`
+/// inflated to at most `limit` bytes.
+pub(crate) fn function_within(hash: &JobHash, limit: u64) -> String {
+    match call_within(hash, limit) {
         Ok(c) => match c.func_name() {
             Some(name) => name.to_owned(),
             None => format!("<{}>", python_repr(&c.func)),
@@ -266,12 +271,22 @@ mod tests {
     #[test]
     fn data_is_inflated_and_read() {
         let hash = JobHash::from_pairs([("data", zlib(&hex(ADD_1_2)))]);
-        assert_eq!(function(&hash), "rqs_interop_jobs.add");
+        assert_eq!(
+            function_within(&hash, MAX_DATA_BYTES),
+            "rqs_interop_jobs.add"
+        );
+        // A bomb stops at the limit: 1 MiB of zeros is not inflated past 1 KiB.
+        let bomb = JobHash::from_pairs([("data", zlib(&vec![0u8; 1 << 20]))]);
+        assert!(
+            call_within(&bomb, 1024)
+                .unwrap_err()
+                .contains("larger than 1024 bytes")
+        );
         let c = call(&hash).unwrap();
         let args: Vec<String> = c.args.unwrap().iter().map(python_repr).collect();
         assert_eq!(args, ["1", "2"]);
         let junk = JobHash::from_pairs([("data", "junk")]);
-        assert_eq!(function(&junk), "<unreadable>");
+        assert_eq!(function_within(&junk, MAX_DATA_BYTES), "<unreadable>");
         assert!(call(&JobHash::new()).is_err());
     }
 

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use rqs_core::JobId;
 use serde::Serialize;
 
 use crate::exit::Failure;
@@ -95,6 +96,72 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     rqs_core::escaped(bytes)
 }
 
+/// Reads a job id as the commands print it (see [`text`]): `\xff`, `\u{0}`, `\\` and
+/// the other escapes stand for the bytes they name, so an id copied from `rqs list`
+/// works as it is.
+pub(crate) fn parse_id(text: &str) -> Result<JobId, String> {
+    JobId::from_escaped(text).map_err(|e| format!("invalid job id: {e}"))
+}
+
+/// The most characters of one value printed by default; `--full` prints them all.
+pub(crate) const PRINT_LIMIT: usize = 1_000;
+
+/// `text` cut to `limit` characters, with a note saying how much was left out; `None`
+/// when it fits.
+pub(crate) fn clip(text: &str, limit: usize) -> Option<String> {
+    let (cut, _) = text.char_indices().nth(limit)?;
+    let rest = text[cut..].chars().count();
+    Some(format!(
+        "{}… ({rest} more characters; --full shows them)",
+        &text[..cut]
+    ))
+}
+
+/// Cuts every string of a JSON value to `limit` characters and every array or object to
+/// `limit` entries; `true` when anything was cut.
+pub(crate) fn clip_json(value: &mut serde_json::Value, limit: usize) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => match s.char_indices().nth(limit) {
+            Some((cut, _)) => {
+                s.truncate(cut);
+                s.push('…');
+                true
+            }
+            None => false,
+        },
+        Value::Array(items) => {
+            let mut cut = items.len() > limit;
+            items.truncate(limit);
+            for item in items {
+                cut |= clip_json(item, limit);
+            }
+            cut
+        }
+        Value::Object(map) => {
+            let mut cut = map.len() > limit;
+            if cut {
+                let keep: Vec<String> = map.keys().take(limit).cloned().collect();
+                map.retain(|k, _| keep.contains(k));
+            }
+            for item in map.values_mut() {
+                cut |= clip_json(item, limit);
+            }
+            cut
+        }
+        _ => false,
+    }
+}
+
+/// The last second RFC 3339 can write, 9999-12-31T23:59:59Z: later times are refused as
+/// out of range.
+pub(crate) const LAST_TIME: f64 = 253_402_300_799.0;
+
+/// Whether `unix` is a time a command may schedule a job at: from 1970 to [`LAST_TIME`].
+pub(crate) fn in_range(unix: f64) -> bool {
+    (0.0..=LAST_TIME).contains(&unix)
+}
+
 /// A Unix time as a UTC instant; `None` for values no calendar holds (NaN, far future).
 pub(crate) fn instant(unix: f64) -> Option<DateTime<Utc>> {
     if !unix.is_finite() {
@@ -117,7 +184,8 @@ pub(crate) fn rfc3339_exact(unix: f64) -> String {
 
 fn format_time(unix: f64, precision: SecondsFormat) -> String {
     instant(unix).map_or_else(
-        || format!("{unix} (not a date)"),
+        // `{:e}`: 1e300 as it is, not as 301 digits.
+        || format!("{unix:e} (not a date)"),
         |at| at.to_rfc3339_opts(precision, true),
     )
 }
@@ -148,20 +216,28 @@ pub(crate) fn relative(unix: f64, now: f64) -> String {
 
 /// `2026-12-04T10:00:00Z (in 4m 10s)`.
 pub(crate) fn when(unix: f64, now: f64) -> String {
+    if instant(unix).is_none() {
+        return rfc3339(unix);
+    }
     format!("{} ({})", rfc3339(unix), relative(unix, now))
 }
 
 /// Reads a time given on the command line: RFC 3339 (`2026-12-04T10:00:00Z`,
-/// `2026-12-04T11:00:00+01:00`) or Unix seconds.
+/// `2026-12-04T11:00:00+01:00`) or Unix seconds, from 1970 to 9999.
 pub(crate) fn parse_time(text: &str) -> Result<f64, String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text.trim()) {
-        return Ok(rqs_core::time::unix_seconds(at.with_timezone(&Utc)));
-    }
-    match text.trim().parse::<f64>() {
-        Ok(unix) if unix.is_finite() && unix >= 0.0 && instant(unix).is_some() => Ok(unix),
-        _ => Err(format!(
-            "{text:?} is not a time: use RFC 3339 (2026-12-04T10:00:00Z) or Unix seconds"
-        )),
+    let unix = match DateTime::parse_from_rfc3339(text.trim()) {
+        Ok(at) => rqs_core::time::unix_seconds(at.with_timezone(&Utc)),
+        Err(_) => text.trim().parse::<f64>().map_err(|_| {
+            format!("{text:?} is not a time: use RFC 3339 (2026-12-04T10:00:00Z) or Unix seconds")
+        })?,
+    };
+    if in_range(unix) {
+        Ok(unix)
+    } else {
+        Err(format!(
+            "{text:?} is out of range: a time goes from 1970-01-01T00:00:00Z to \
+             9999-12-31T23:59:59Z"
+        ))
     }
 }
 
@@ -192,6 +268,19 @@ mod tests {
         assert_eq!(parse_time("1796378400"), Ok(1_796_378_400.0));
         assert!(parse_time("tomorrow").is_err());
         assert!(parse_time("-5").is_err());
+        assert_eq!(parse_time("9999-12-31T23:59:59Z"), Ok(LAST_TIME));
+        for far in [
+            "1e300",
+            "253402300800",
+            "inf",
+            "NaN",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let err = parse_time(far).unwrap_err();
+            assert!(err.contains("out of range"), "{far}: {err}");
+        }
+        assert_eq!(rfc3339(1e300), "1e300 (not a date)");
+        assert_eq!(when(1e300, 0.0), "1e300 (not a date)");
         assert_eq!(rfc3339(1_796_378_400.0), "2026-12-04T10:00:00Z");
         assert_eq!(rfc3339(1_796_378_400.5), "2026-12-04T10:00:00Z");
         assert_eq!(rfc3339_exact(1_796_378_400.5), "2026-12-04T10:00:00.500Z");
@@ -199,5 +288,33 @@ mod tests {
         assert_eq!(relative(0.0, 7_300.0), "2h 1m ago");
         assert_eq!(relative(5.2, 5.0), "now");
         assert_eq!(text(b"a\nb\xff"), "a\\nb\\xff");
+    }
+
+    #[test]
+    fn ids_read_back_as_printed() {
+        for raw in [
+            &b"\xff\xfe"[..],
+            b"nul\0byte",
+            b"a\\b",
+            "\u{202e}x".as_bytes(),
+        ] {
+            assert_eq!(parse_id(&text(raw)).unwrap().as_bytes(), raw);
+        }
+        let err = parse_id("bad\\q").unwrap_err();
+        assert!(err.starts_with("invalid job id"), "{err}");
+    }
+
+    #[test]
+    fn long_values_are_clipped_with_a_note() {
+        assert_eq!(clip("short", 10), None);
+        assert_eq!(
+            clip(&"é".repeat(15), 10).unwrap(),
+            format!("{}… (5 more characters; --full shows them)", "é".repeat(10))
+        );
+        let mut value = serde_json::json!({"s": "x".repeat(20), "a": [1, 2, 3], "n": 5});
+        assert!(clip_json(&mut value, 10));
+        assert_eq!(value["s"], format!("{}…", "x".repeat(10)));
+        let mut small = serde_json::json!({"s": "abc", "a": [1, 2]});
+        assert!(!clip_json(&mut small, 10));
     }
 }

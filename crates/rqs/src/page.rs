@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use rqs_core::keys;
+
 use crate::inspect::{JobSummary, Overview, QuarantineEntry, Stamp};
 use crate::jobinfo::runs_label;
 use crate::output;
@@ -96,17 +98,48 @@ fn time_cell(at: Option<Stamp>, now: f64) -> String {
     )
 }
 
-/// The page.
+/// `1.5 MiB`: a size for people.
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / f64::from(1 << 10)),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// A field left unread for its size.
+fn unread(what: &str, size: u64) -> String {
+    format!(
+        "<span class=\"muted\" title=\"not read: larger than the page reads\">{} of {}, not shown</span>",
+        esc(what),
+        bytes(size)
+    )
+}
+
+/// The page. A section that could not be read (`Err`: why) says so; the rest is shown.
 pub(crate) fn render(
     here: &Here<'_>,
     o: &Overview,
-    jobs: &[JobSummary],
-    quarantine: &[QuarantineEntry],
+    jobs: &Result<Vec<JobSummary>, String>,
+    quarantine: &Result<Vec<QuarantineEntry>, String>,
 ) -> String {
     let now = o.generated.0;
     let mut out = String::with_capacity(16 * 1024);
     head(&mut out);
     header(&mut out, here, Some(now));
+
+    if !o.problems.is_empty() {
+        out.push_str("<section id=\"problems\"><h2 class=\"bad\">Keys rqs cannot read</h2><ul>");
+        for p in &o.problems {
+            let _ = write!(
+                out,
+                "<li><code>{}</code>: <span class=\"bad\">{}</span></li>",
+                esc(&p.key),
+                esc(&p.error)
+            );
+        }
+        out.push_str("</ul></section>");
+    }
 
     out.push_str("<section class=\"cards\">");
     card(
@@ -143,15 +176,29 @@ pub(crate) fn render(
             true,
         ),
     }
-    card(
-        &mut out,
-        "quarantined",
-        "Quarantined",
-        &o.quarantined.to_string(),
-        "set aside, see below",
-        false,
-    );
+    match o.quarantined {
+        Some(n) => card(
+            &mut out,
+            "quarantined",
+            "Quarantined",
+            &n.to_string(),
+            "set aside, see below",
+            false,
+        ),
+        None => card(
+            &mut out,
+            "quarantined",
+            "Quarantined",
+            "unreadable",
+            "rq:rqs:quarantine: see above",
+            true,
+        ),
+    }
     let (holder, note) = match &o.lock {
+        _ if o.problem(keys::SCHEDULER_LOCK).is_some() => (
+            "unreadable".to_owned(),
+            "rq:scheduler_lock: see above".to_owned(),
+        ),
         Some(l) if l.holder.is_some() => (l.label(), "holds rq:scheduler_lock".to_owned()),
         Some(l) => (l.label(), String::new()),
         None => ("nobody".to_owned(), "no instance acts right now".to_owned()),
@@ -192,7 +239,32 @@ pub(crate) fn render(
     }
     out.push_str("</section>");
 
-    let _ = write!(out, "<section id=\"upcoming\"><h2>Upcoming jobs</h2>");
+    out.push_str("<section id=\"upcoming\"><h2>Upcoming jobs</h2>");
+    match jobs {
+        Ok(jobs) => upcoming(&mut out, o, jobs, now),
+        Err(e) => section_error(&mut out, e),
+    }
+    out.push_str("</section>");
+
+    out.push_str("<section id=\"quarantine\"><h2>Quarantine</h2>");
+    match quarantine {
+        Ok(entries) => quarantined(&mut out, o, entries, now),
+        Err(e) => section_error(&mut out, e),
+    }
+    out.push_str("</section>");
+    footer(&mut out);
+    out
+}
+
+fn section_error(out: &mut String, error: &str) {
+    let _ = write!(
+        out,
+        "<p class=\"bad\">Cannot read this part: <span class=\"mono\">{}</span></p>",
+        esc(error)
+    );
+}
+
+fn upcoming(out: &mut String, o: &Overview, jobs: &[JobSummary], now: f64) {
     if jobs.is_empty() {
         out.push_str("<p class=\"empty\">Nothing is scheduled.</p>");
     } else {
@@ -209,8 +281,11 @@ pub(crate) fn render(
              <th>Kind</th><th>Repeats left</th><th>Description</th></tr></thead><tbody>",
         );
         for j in jobs {
+            let meta = j.unread("meta");
             let kind = if j.missing {
                 "<span class=\"bad\">missing hash</span>".to_owned()
+            } else if let Some(size) = meta {
+                unread("meta", size)
             } else if let crate::jobinfo::Kind::Invalid { reason } = &j.kind {
                 format!(
                     "<span class=\"bad\" title=\"{}\">invalid</span>",
@@ -219,36 +294,50 @@ pub(crate) fn render(
             } else {
                 esc(&j.kind.label())
             };
-            let runs = if j.missing {
+            let runs = if j.missing || meta.is_some() {
                 "-".to_owned()
             } else {
                 runs_label(j.repeats_left)
             };
+            let text = |field: &str, value: &Option<String>, absent: &str| match j.unread(field) {
+                Some(size) => unread(field, size),
+                None => esc(value.as_deref().unwrap_or(absent)),
+            };
+            let function = match j.unread("data") {
+                Some(size) => unread("the call", size),
+                None => esc(j.function.as_deref().unwrap_or("-")),
+            };
             let _ = write!(
                 out,
-                "<tr><td class=\"time\">{}</td><td class=\"id\">{}</td><td class=\"mono\">{}</td><td>{}</td>\
+                "<tr><td class=\"time\">{}</td><td class=\"id\">{}</td><td class=\"mono\">{function}</td><td>{}</td>\
                  <td class=\"mono\">{kind}</td><td>{}</td><td>{}</td></tr>",
                 time_cell(Some(j.due), now),
                 esc(&j.id),
-                esc(j.function.as_deref().unwrap_or("-")),
-                esc(j.queue.as_deref().unwrap_or("-")),
+                text("origin", &j.queue, "-"),
                 esc(&runs),
-                esc(j.description.as_deref().unwrap_or("")),
+                text("description", &j.description, ""),
             );
         }
         out.push_str("</tbody></table>");
     }
-    out.push_str("</section>");
+}
 
-    out.push_str("<section id=\"quarantine\"><h2>Quarantine</h2>");
-    if quarantine.is_empty() {
+fn quarantined(out: &mut String, o: &Overview, entries: &[QuarantineEntry], now: f64) {
+    if entries.is_empty() {
         out.push_str("<p class=\"empty\">The quarantine is empty.</p>");
     } else {
+        if let Some(total) = o.quarantined.filter(|n| *n > entries.len() as u64) {
+            let _ = write!(
+                out,
+                "<p class=\"sub\">{} of {total} shown; <code>rqs quarantine list</code> lists them all</p>",
+                entries.len()
+            );
+        }
         out.push_str(
             "<table><thead><tr><th>Id</th><th>Since</th><th>Kind</th><th>Was due</th>\
              <th>Reason</th></tr></thead><tbody>",
         );
-        for q in quarantine {
+        for q in entries {
             let _ = write!(
                 out,
                 "<tr><td class=\"id\">{}</td><td class=\"time\">{}</td><td class=\"mono\">{}</td><td class=\"time\">{}</td><td class=\"warn\">{}</td></tr>",
@@ -261,9 +350,6 @@ pub(crate) fn render(
         }
         out.push_str("</tbody></table>");
     }
-    out.push_str("</section>");
-    footer(&mut out);
-    out
 }
 
 /// The page when Redis cannot be read.

@@ -1,4 +1,4 @@
-//! The `--pid` file: created only when no live process owns it, never through a
+//! The `--pid` file: created only when no other live process owns it, never through a
 //! symlink, and removed at exit only when it still holds this process's id.
 
 use std::fs::OpenOptions;
@@ -39,8 +39,11 @@ impl PidFile {
             }
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the existing pid file {shown}"))?;
+            // Our own pid in the file is a previous run's: a restarted container gives
+            // rqs the same pid (1, often), and this process has written no file yet.
             if let Ok(pid) = text.trim().parse::<i32>()
                 && alive(pid)
+                && u32::try_from(pid).ok() != Some(std::process::id())
             {
                 bail!("the pid file {shown} belongs to the running process {pid}");
             }
@@ -92,17 +95,46 @@ mod tests {
             std::fs::read_to_string(&path).unwrap().trim(),
             std::process::id().to_string()
         );
-        // This very process is alive: a second instance must refuse.
-        let err = PidFile::create(&path).unwrap_err().to_string();
-        assert!(err.contains("belongs to the running process"), "{err}");
         drop(file);
         assert!(!path.exists(), "removed at exit");
+
+        // Another live process owns it: refused, and the file is left alone.
+        let mut other = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        std::fs::write(&path, other.id().to_string()).unwrap();
+        let err = PidFile::create(&path).map(drop).unwrap_err().to_string();
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(err.contains("belongs to the running process"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            other.id().to_string()
+        );
+        std::fs::remove_file(&path).unwrap();
 
         // A file rewritten by someone else is left alone.
         let file = PidFile::create(&path).unwrap();
         std::fs::write(&path, "1\n").unwrap();
         drop(file);
         assert!(path.exists());
+    }
+
+    /// A restarted container runs rqs as pid 1 again, and finds the pid file of its
+    /// previous run holding 1: that is not another instance.
+    #[test]
+    fn a_pid_file_holding_our_own_pid_is_a_previous_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rqs.pid");
+        std::fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        let file = PidFile::create(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            std::process::id().to_string()
+        );
+        drop(file);
+        assert!(!path.exists(), "removed at exit");
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub(crate) fn describe() {
     use names::*;
     describe_counter!(
         ENQUEUED,
-        "Jobs handed over to their RQ queue (pushed, or deferred behind a dependency)"
+        "Jobs handed over to their RQ queue (pushed, or deferred behind a dependency); queues past the first 100 count as queue=\"other\""
     );
     describe_counter!(RESCHEDULED, "Periodic jobs re-armed for their next run");
     describe_counter!(
@@ -245,15 +245,47 @@ pub(crate) fn render(handle: &PrometheusHandle, health: &Health) -> String {
     handle.render()
 }
 
+/// Queue names with a series of their own in `rqs_jobs_enqueued_total`: the first ones
+/// seen. Queue names are client data, so without a cap every new name would be one more
+/// series for ever (10k queues: 1.5 MB per scrape).
+pub(crate) const MAX_QUEUE_SERIES: usize = 100;
+
+/// The `queue` label of every queue past [`MAX_QUEUE_SERIES`].
+pub(crate) const OTHER_QUEUE: &str = "other";
+
+/// Which queue names have a series of their own.
+#[derive(Debug, Default)]
+struct QueueLabels {
+    seen: Mutex<std::collections::HashSet<String>>,
+}
+
+impl QueueLabels {
+    fn label(&self, queue: String) -> String {
+        let mut seen = lock(&self.seen);
+        if seen.contains(&queue) {
+            queue
+        } else if seen.len() < MAX_QUEUE_SERIES {
+            seen.insert(queue.clone());
+            queue
+        } else {
+            OTHER_QUEUE.to_owned()
+        }
+    }
+}
+
 /// Turns scheduler events into metrics, readiness and liveness.
 #[derive(Debug, Clone)]
 pub(crate) struct MetricsObserver {
     health: Arc<Health>,
+    queues: Arc<QueueLabels>,
 }
 
 impl MetricsObserver {
     pub(crate) fn new(health: Arc<Health>) -> Self {
-        Self { health }
+        Self {
+            health,
+            queues: Arc::default(),
+        }
     }
 }
 
@@ -304,6 +336,7 @@ impl Observer for MetricsObserver {
                     Outcome::Pushed | Outcome::Deferred => {
                         let queue =
                             queue.map_or_else(String::new, |q| rqs_core::escaped(q.as_bytes()));
+                        let queue = self.queues.label(queue);
                         counter!(names::ENQUEUED, "queue" => queue).increment(1);
                         histogram!(names::LATENESS).record(lateness.as_secs_f64());
                         gauge!(names::LAST_HANDOFF).set(unix_now());
@@ -492,6 +525,46 @@ mod tests {
         assert!(
             !health.is_ready(),
             "a connection error makes the process unready"
+        );
+    }
+
+    #[test]
+    fn queues_past_the_cap_share_one_series() {
+        let health = Arc::new(Health::default());
+        let job = JobId::from("j");
+        let queues: Vec<QueueName> = (0..MAX_QUEUE_SERIES + 20)
+            .map(|i| QueueName::from(format!("q{i}").as_str()))
+            .collect();
+        let mut events: Vec<Event<'_>> = queues
+            .iter()
+            .map(|queue| Event::HandedOff {
+                job: &job,
+                queue: Some(queue),
+                outcome: Outcome::Pushed,
+                rescheduled: false,
+                quarantine: None,
+                lateness: Duration::ZERO,
+            })
+            .collect();
+        // A queue with a series of its own keeps it once the cap is reached.
+        events.push(Event::HandedOff {
+            job: &job,
+            queue: Some(&queues[0]),
+            outcome: Outcome::Pushed,
+            rescheduled: false,
+            quarantine: None,
+            lateness: Duration::ZERO,
+        });
+        let text = render(&events, &health);
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("rqs_jobs_enqueued_total{"))
+            .count();
+        assert_eq!(series, MAX_QUEUE_SERIES + 1, "{text}");
+        assert_eq!(value(&text, "rqs_jobs_enqueued_total{queue=\"q0\"}"), 2.0);
+        assert_eq!(
+            value(&text, "rqs_jobs_enqueued_total{queue=\"other\"}"),
+            20.0
         );
     }
 

@@ -15,8 +15,10 @@ use crate::output;
 /// `rqs cancel` flags.
 #[derive(Debug, Args, Clone, PartialEq, Eq)]
 pub(crate) struct CancelArgs {
-    /// The job id
-    pub(crate) id: String,
+    /// The job id, as `rqs list` prints it (\xff, \u{0} and \\ stand for the bytes they
+    /// name)
+    #[arg(value_parser = output::parse_id)]
+    pub(crate) id: JobId,
 
     /// Print JSON instead of text
     #[arg(long)]
@@ -33,7 +35,7 @@ struct Cancelled {
 
 pub(crate) async fn run(args: &CancelArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
     let store = RedisJobStore::new(connection.connect().await?);
-    let id = JobId::from(args.id.as_str());
+    let id = args.id.clone();
     let shown = output::text(id.as_bytes());
     // The score is read first only to report it; the removal itself decides.
     let score = store.score(&id).await?;

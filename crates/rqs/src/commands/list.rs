@@ -1,12 +1,21 @@
 //! `rqs list`: scheduled jobs in due order.
 
 use clap::Args;
+use futures_util::{StreamExt, TryStreamExt};
+use rqs_redis::RedisJobStore;
+use rqs_store::{JobAdmin, Page};
 
 use crate::cli::ConnectionArgs;
+use crate::commands::show::{JobRead, Limits, read_job};
+use crate::connection::Connection;
 use crate::exit::Failure;
-use crate::inspect::{Filter, Inspector, JobSummary};
+use crate::inspect::JobSummary;
 use crate::jobinfo::runs_label;
 use crate::output::{self, Table};
+
+/// Job hashes read at once (they share one multiplexed connection); each is bounded by
+/// [`Limits::LIST`], so this bounds the memory too.
+const CONCURRENT_READS: usize = 16;
 
 /// `rqs list` flags.
 #[derive(Debug, Args, Clone, PartialEq)]
@@ -29,14 +38,7 @@ pub(crate) struct ListArgs {
 }
 
 pub(crate) async fn run(args: &ListArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let inspector = Inspector::new(connection.connect().await?);
-    let jobs = inspector
-        .jobs(&Filter {
-            until: args.until,
-            queue: args.queue.clone(),
-            limit: args.limit,
-        })
-        .await?;
+    let jobs = jobs(&connection.connect().await?, args).await?;
     if args.json {
         return output::print_json(&jobs);
     }
@@ -71,4 +73,39 @@ pub(crate) fn table(jobs: &[JobSummary], now: f64) -> Table {
         ]);
     }
     t
+}
+
+/// Scheduled jobs in due order, filtered, each hash read within [`Limits::LIST`]: a
+/// hostile hash (a 100 MB meta) is reported, not read.
+async fn jobs(conn: &Connection, args: &ListArgs) -> Result<Vec<JobSummary>, Failure> {
+    let store = RedisJobStore::new(conn.clone());
+    let mut out = Vec::new();
+    let length = args.limit.clamp(100, 1_000);
+    let mut offset = 0;
+    while out.len() < args.limit {
+        let page = store
+            .list(args.until, Some(Page { offset, length }))
+            .await?;
+        let reads: Vec<Option<JobRead>> = futures_util::stream::iter(&page)
+            .map(|(id, _)| read_job(conn, id, Limits::LIST))
+            .buffered(CONCURRENT_READS)
+            .try_collect()
+            .await?;
+        for ((id, score), read) in page.iter().zip(&reads) {
+            let wanted = args.queue.as_deref().is_none_or(|q| {
+                read.as_ref().and_then(|r| r.hash.get("origin")) == Some(q.as_bytes())
+            });
+            if wanted && out.len() < args.limit {
+                out.push(match read {
+                    Some(read) => read.summary(id, *score),
+                    None => JobSummary::new(id, *score, None),
+                });
+            }
+        }
+        if page.len() < length {
+            break;
+        }
+        offset += length;
+    }
+    Ok(out)
 }

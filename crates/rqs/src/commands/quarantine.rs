@@ -29,8 +29,10 @@ pub(crate) enum Action {
     },
     /// Put a job back in the schedule (after fixing it) and drop its quarantine record
     Release {
-        /// The job id
-        id: String,
+        /// The job id, as `rqs quarantine list` prints it (\xff, \u{0} and \\ stand
+        /// for the bytes they name)
+        #[arg(value_parser = output::parse_id)]
+        id: JobId,
 
         /// Schedule it at T (RFC 3339, or Unix seconds) instead of its old due time
         #[arg(long, value_name = "T", value_parser = output::parse_time)]
@@ -73,7 +75,7 @@ pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> R
             force,
             json,
         } => {
-            let job = JobId::from(id.as_str());
+            let job = id.clone();
             let shown = output::text(job.as_bytes());
             let not_quarantined = || {
                 Failure::Runtime(anyhow::anyhow!(
@@ -89,10 +91,27 @@ pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> R
             else {
                 return Err(not_quarantined());
             };
-            // Judged at the score it gets back: a daemon hands it over from then on.
-            let score = at
-                .or(record.score.is_finite().then_some(record.score))
-                .unwrap_or_else(output::now);
+            // Judged at the score it gets back: a daemon hands it over from then on. The
+            // record's own score is checked here, not left to Redis: 1e300 would be
+            // scheduled for ever, a NaN refused with a raw script error.
+            let score = match at {
+                Some(at) => *at,
+                None if output::in_range(record.score) => record.score,
+                None => {
+                    let kept = if record.score.is_nan() {
+                        "no readable due time".to_owned()
+                    } else {
+                        format!(
+                            "the due time {}, which is out of range (1970 to 9999)",
+                            output::rfc3339(record.score)
+                        )
+                    };
+                    return Err(Failure::Runtime(anyhow::anyhow!(
+                        "job {shown} was not released: its quarantine record keeps {kept}; give \
+                         the time to schedule it at with --at T"
+                    )));
+                }
+            };
             let warning = match check::would_quarantine(conn, &job, score).await? {
                 Some(f) if !*force => {
                     return Err(Failure::Runtime(anyhow::anyhow!(
@@ -112,7 +131,7 @@ pub(crate) async fn run(args: &QuarantineArgs, connection: &ConnectionArgs) -> R
                 }
                 None => None,
             };
-            let due = match store.release(&job, *at).await {
+            let due = match store.release(&job, Some(score)).await {
                 Ok(score) => score,
                 Err(BackendError::NotQuarantined(_)) => return Err(not_quarantined()),
                 Err(e) => return Err(e.into()),

@@ -15,8 +15,10 @@ use crate::output;
 /// `rqs reschedule` flags.
 #[derive(Debug, Args, Clone, PartialEq)]
 pub(crate) struct RescheduleArgs {
-    /// The job id
-    pub(crate) id: String,
+    /// The job id, as `rqs list` prints it (\xff, \u{0} and \\ stand for the bytes they
+    /// name)
+    #[arg(value_parser = output::parse_id)]
+    pub(crate) id: JobId,
 
     /// The new due time: RFC 3339 (2026-12-04T10:00:00Z), or Unix seconds
     #[arg(value_parser = output::parse_time)]
@@ -36,7 +38,7 @@ struct Rescheduled {
 
 pub(crate) async fn run(args: &RescheduleArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
     let store = RedisJobStore::new(connection.connect().await?);
-    let id = JobId::from(args.id.as_str());
+    let id = args.id.clone();
     let shown = output::text(id.as_bytes());
     let was_due = store.score(&id).await?.map(Stamp);
     match store.change_execution_time(&id, args.time).await {

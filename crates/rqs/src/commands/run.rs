@@ -1,16 +1,19 @@
 //! `rqs` / `rqs run`: the scheduler daemon.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use rqs_lifecycle::LifecycleRegistry;
 use rqs_orchestrator::{Observer, Scheduler, SchedulerConfig};
 use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, RedisQueueSink};
 use tokio::sync::Notify;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::cli::{ConnectionArgs, RunArgs};
+use crate::connection::Connection;
 use crate::exit::Failure;
 use crate::http::{self, AppState};
-use crate::inspect::Inspector;
+use crate::inspect::{INSTANCE_INDEX, Inspector, KnownInstances};
 use crate::notify::Notifier;
 use crate::pidfile::PidFile;
 use crate::telemetry::{self, Health, MetricsObserver};
@@ -71,25 +74,37 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
     }
     if let Some(addr) = &args.metrics_addr {
         let handle = telemetry::install(&name).map_err(Failure::Runtime)?;
-        // A connection of their own, so that a page reading large job hashes never
-        // queues in front of the scheduler's commands.
-        let reader = connection.connect().await?;
         // A turn takes at most a few Redis calls, each bounded by the response timeout.
-        let stall_after = telemetry::STALL_AFTER.max(3 * reader.config().options.response_timeout);
+        let (settings, _) = connection.config()?;
+        let stall_after = telemetry::STALL_AFTER.max(3 * settings.options.response_timeout);
         let health = Arc::new(Health::new(stall_after));
         health.set_ready(true);
-        tokio::spawn(telemetry::poll(
-            RedisJobStore::new(reader.clone()),
-            health.clone(),
-            handle.clone(),
-        ));
-        let state = AppState {
-            metrics: handle,
-            health: health.clone(),
-            inspector: Inspector::new(reader),
-            instance: name,
-        };
-        http::serve(addr, state).await?;
+        let served = health.clone();
+        // Built on the server's own thread, with its own connection (see `http`): what the
+        // page and the probes read never queues in front of the scheduler's commands, nor
+        // runs on its thread.
+        http::start(addr, connection, move |reader| {
+            let known = Arc::new(KnownInstances::default());
+            tokio::spawn(telemetry::poll(
+                RedisJobStore::new(reader.clone()),
+                served.clone(),
+                handle.clone(),
+            ));
+            tokio::spawn(keep_instance_index(
+                reader.clone(),
+                name.clone(),
+                known.clone(),
+            ));
+            AppState {
+                metrics: handle,
+                health: served,
+                inspector: Inspector::new(reader),
+                instance: name,
+                known,
+                page: Arc::default(),
+            }
+        })
+        .await?;
         observers.push(Arc::new(MetricsObserver::new(health)));
     }
     match observers.len() {
@@ -107,6 +122,74 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         }
         Err(e @ rqs_orchestrator::Error::InvalidConfig(_)) => Err(Failure::Usage(e.to_string())),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// How often an instance serving `--metrics-addr` writes its own name into the index.
+const INDEX_EVERY: Duration = Duration::from_secs(30);
+
+/// One walk of the instance records per this, across every instance (a lease).
+const WALK_EVERY: Duration = Duration::from_secs(60);
+
+/// Whoever holds it walks the instance records this round.
+const WALK_LEASE: &str = "rq:rqs:instances:walk";
+
+/// Names not seen for this long leave the index.
+const INDEX_KEEP: Duration = Duration::from_secs(600);
+
+/// Keeps [`INSTANCE_INDEX`], so that the status page and `rqs status` find the instances
+/// without walking the keyspace at every load (1,101 `SCAN` calls at 1.1M keys): every
+/// [`INDEX_EVERY`] this instance's name, and at most every [`WALK_EVERY`] across all
+/// instances, the names a walk of `rq:scheduler_instance:*` finds (Python's among them).
+/// What the walk found is also kept in `known`, for the page of an instance that may not
+/// write the index.
+async fn keep_instance_index(conn: Connection, name: String, known: Arc<KnownInstances>) {
+    let registry = RedisLifecycleRegistry::new(conn.clone());
+    let mut tick = tokio::time::interval(INDEX_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let mut conn = conn.clone();
+        let lease: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(WALK_LEASE)
+            .arg(&name)
+            .arg("NX")
+            .arg("EX")
+            .arg(WALK_EVERY.as_secs())
+            .query_async(&mut conn)
+            .await;
+        let walked = match lease {
+            // Another instance walked within the minute.
+            Ok(None) => None,
+            // Ours, or a lease that cannot be written (an ACL): walk.
+            Ok(Some(_)) | Err(_) => match registry.instances().await {
+                Ok(found) => Some(found.into_iter().map(|(n, _)| n).collect::<Vec<_>>()),
+                Err(e) => {
+                    debug!(error = %e, "cannot walk the instance records");
+                    None
+                }
+            },
+        };
+        let now = crate::output::now();
+        let mut seen = redis::pipe();
+        seen.atomic()
+            .cmd("ZADD")
+            .arg(INSTANCE_INDEX)
+            .arg(now)
+            .arg(&name);
+        for other in walked.iter().flatten() {
+            seen.arg(now).arg(other);
+        }
+        seen.ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(INSTANCE_INDEX)
+            .arg("-inf")
+            .arg(format!("({}", now - INDEX_KEEP.as_secs_f64()))
+            .ignore();
+        if let Err(e) = seen.query_async::<()>(&mut conn).await {
+            debug!(error = %e, "cannot write the instance index {INSTANCE_INDEX}");
+        }
+        known.walked(walked);
     }
 }
 

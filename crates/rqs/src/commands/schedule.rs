@@ -9,10 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{ArgGroup, Args};
 use rqs_client::{Client, CronOptions, Job, Periodic, PyValue, When};
+use rqs_core::plan::{self, LocalZone};
 use rqs_redis::RedisJobStore;
 
 use crate::cli::ConnectionArgs;
 use crate::exit::Failure;
+use crate::output;
 
 /// Schedule a job, as rq-scheduler's Python client does, and print its id.
 #[derive(Debug, Args, Clone, PartialEq, Eq)]
@@ -281,12 +283,18 @@ impl ScheduleArgs {
                 .map_err(|e| {
                     format!("--at {at:?} is not an RFC 3339 time like 2030-01-01T09:00:00Z: {e}")
                 })?,
-            (None, Some(delay)) => {
-                let delay = parse_duration(delay)?;
+            (None, Some(text)) => {
+                let delay = parse_duration(text)?;
+                let at = Utc::now()
+                    .checked_add_signed(delay)
+                    .filter(|at| output::in_range(at.timestamp() as f64))
+                    .ok_or_else(|| {
+                        format!("--in {text:?} is out of range: it ends after 9999-12-31T23:59:59Z")
+                    })?;
                 if self.interval.is_none() && self.repeat.is_none() {
                     return Ok(When::In(delay));
                 }
-                Utc::now() + delay
+                at
             }
             (None, None) => return Err("one of --at, --in or --cron is required".into()),
         };
@@ -306,12 +314,30 @@ impl ScheduleArgs {
     }
 }
 
+impl ScheduleArgs {
+    /// The job as it will be written, checked as the scheduler will read it: a `--meta`
+    /// entry can set `interval`, `cron_string` or `repeat` to something it would
+    /// quarantine the job for.
+    pub(crate) fn prepare(
+        &self,
+        options: &rqs_client::ClientOptions,
+        now: DateTime<Utc>,
+    ) -> Result<rqs_client::Prepared, String> {
+        let (job, when) = self.job()?;
+        let prepared = rqs_client::prepare(&job, &when, options, now).map_err(|e| e.to_string())?;
+        plan::plan_schedule(prepared.hash.meta(), now, &LocalZone::System).map_err(|e| {
+            format!(
+                "the scheduler would quarantine this job, its meta (see --meta) is unusable: {e}"
+            )
+        })?;
+        Ok(prepared)
+    }
+}
+
 /// Checks everything, then connects and writes the job; prints its id.
 pub(crate) async fn run(args: &ScheduleArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let (job, when) = args.job().map_err(Failure::Usage)?;
     let options = rqs_client::ClientOptions::default();
-    let prepared = rqs_client::prepare(&job, &when, &options, Utc::now())
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let prepared = args.prepare(&options, Utc::now()).map_err(Failure::Usage)?;
     let conn = connection.connect().await?;
     let client = Client::with_options(RedisJobStore::new(conn), options);
     let id = client.submit(&prepared).await?;
@@ -467,6 +493,46 @@ mod tests {
                 &[("k".into(), PyValue::list([1]))]
             ),
             "tasks.add(1, -2, 'word', k=[1])"
+        );
+    }
+
+    /// A meta entry that sets the schedule is checked as the scheduler reads it:
+    /// `rqs check` would otherwise find the job quarantined right after it was written.
+    #[test]
+    fn a_meta_the_scheduler_would_quarantine_is_refused() {
+        let prepare = |extra: &[&str]| {
+            let mut cli = vec!["schedule", "m.f", "--in", "5m"];
+            cli.extend(extra);
+            args(&cli).prepare(&Default::default(), Utc::now())
+        };
+        for (meta, culprit) in [
+            ("interval=-1", "interval"),
+            ("cron_string=\"61 * * * *\"", "61 * * * *"),
+            ("repeat=\"x\"", "repeat"),
+            ("interval=\"soon\"", "interval"),
+        ] {
+            let err = prepare(&["--meta", meta]).map(drop).unwrap_err();
+            assert!(
+                err.contains("would quarantine") && err.contains(culprit),
+                "{meta}: {err}"
+            );
+        }
+        // Entries the scheduler can use are kept as they are.
+        let p = prepare(&["--meta", "interval=60", "--meta", "owner=\"ops\""]).unwrap();
+        let meta = rqs_pickle::Meta::parse(p.hash.meta().unwrap()).unwrap();
+        assert_eq!(meta.get("interval"), Some(&rqs_pickle::Value::Int(60)));
+    }
+
+    #[test]
+    fn a_delay_past_the_year_9999_is_out_of_range() {
+        for far in ["99999999999d", "3000000d"] {
+            let err = args(&["schedule", "m.f", "--in", far]).when().unwrap_err();
+            assert!(err.contains("out of range"), "{far}: {err}");
+        }
+        assert!(
+            args(&["schedule", "m.f", "--in", "2000000d"])
+                .when()
+                .is_ok()
         );
     }
 

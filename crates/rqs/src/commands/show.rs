@@ -1,14 +1,19 @@
 //! `rqs show ID`: one job's fields decoded, and its next run times.
+//!
+//! A job hash is any bytes a client wrote, so `show` (and `list`, which reads hashes the
+//! same way) reads each field only up to a bound and prints each value only up to
+//! [`output::PRINT_LIMIT`] characters, with a note; `--full` reads and prints it all.
 
 use clap::Args;
-use rqs_core::JobId;
-use rqs_core::plan::LocalZone;
+use rqs_core::plan::{LocalZone, MAX_META_BYTES};
+use rqs_core::{JobHash, JobId};
 use rqs_store::JobAdmin;
 use serde::Serialize;
 
 use crate::cli::ConnectionArgs;
+use crate::connection::Connection;
 use crate::exit::Failure;
-use crate::inspect::{Inspector, QuarantineEntry, Stamp};
+use crate::inspect::{Inspector, JobSummary, QuarantineEntry, Stamp};
 use crate::jobinfo::{self, Kind};
 use crate::output;
 
@@ -18,12 +23,209 @@ const RUNS: usize = 5;
 /// `rqs show` flags.
 #[derive(Debug, Args, Clone, PartialEq, Eq)]
 pub(crate) struct ShowArgs {
-    /// The job id
-    pub(crate) id: String,
+    /// The job id, as `rqs list` prints it (\xff, \u{0} and \\ stand for the bytes they
+    /// name)
+    #[arg(value_parser = output::parse_id)]
+    pub(crate) id: JobId,
 
     /// Print JSON instead of text
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// Read and print every field whole, however large (by default a field over its
+    /// bound is not read, and a long value is cut with a note)
+    #[arg(long)]
+    pub(crate) full: bool,
+}
+
+/// How much of each field a command reads, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// `data`, compressed: the pickled call.
+    pub(crate) data: u64,
+    /// `meta`.
+    pub(crate) meta: u64,
+    /// Any other field.
+    pub(crate) other: u64,
+}
+
+impl Limits {
+    /// What `show` reads: a call of up to 16 MiB, the meta the scheduler would read.
+    pub(crate) const SHOW: Limits = Limits {
+        data: 16 * 1024 * 1024,
+        meta: MAX_META_BYTES,
+        other: 64 * 1024,
+    };
+    /// What `list` reads of each of its jobs: less of the call, which only names the
+    /// function there.
+    pub(crate) const LIST: Limits = Limits {
+        data: 1024 * 1024,
+        ..Limits::SHOW
+    };
+    /// Everything (`--full`).
+    pub(crate) const NONE: Limits = Limits {
+        data: u64::MAX,
+        meta: u64::MAX,
+        other: u64::MAX,
+    };
+
+    fn of(&self, field: &str) -> u64 {
+        match field {
+            "data" => self.data,
+            "meta" => self.meta,
+            _ => self.other,
+        }
+    }
+}
+
+/// The fields `show` and `list` use: what they display, and the scheduler's hand-off
+/// fields, whose total size decides whether it reads the job at all.
+const FIELDS: [&str; 14] = [
+    "status",
+    "origin",
+    "description",
+    "data",
+    "meta",
+    "timeout",
+    "result_ttl",
+    "failure_ttl",
+    "ttl",
+    "created_at",
+    "enqueued_at",
+    "enqueue_at_front",
+    "dependency_ids",
+    "dependency_id",
+];
+
+/// A job hash as far as it was read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobRead {
+    /// The fields read.
+    pub(crate) hash: JobHash,
+    /// Fields left unread for their size, with it.
+    pub(crate) unread: Vec<(&'static str, u64)>,
+    /// The size of the hand-off fields (`data` aside) when it is over the scheduler's
+    /// limit: it quarantines the job without reading them.
+    pub(crate) oversized: Option<u64>,
+}
+
+impl JobRead {
+    /// The job's kind, as the scheduler would judge it.
+    pub(crate) fn kind(&self) -> (Kind, Option<i64>) {
+        match self.oversized {
+            Some(bytes) => (
+                Kind::Invalid {
+                    reason: rqs_core::Error::TooLarge {
+                        bytes,
+                        limit: MAX_META_BYTES,
+                    }
+                    .to_string(),
+                },
+                None,
+            ),
+            None => Kind::of(&self.hash),
+        }
+    }
+
+    fn unread(&self, field: &str) -> Option<u64> {
+        self.unread
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, bytes)| *bytes)
+    }
+
+    /// A line of `list`.
+    pub(crate) fn summary(&self, id: &JobId, score: f64) -> JobSummary {
+        let mut summary = JobSummary::new(id, score, Some(&self.hash));
+        let (kind, repeat) = self.kind();
+        summary.missing = false;
+        summary.repeats_left = kind.runs_left(repeat);
+        summary.kind = kind;
+        summary.repeat = repeat;
+        if let Some(bytes) = self.unread("data") {
+            summary.function = Some(format!("<a call of {bytes} bytes: see rqs show --full>"));
+        }
+        for (value, field) in [
+            (&mut summary.queue, "origin"),
+            (&mut summary.description, "description"),
+            (&mut summary.status, "status"),
+        ] {
+            if let Some(bytes) = self.unread(field) {
+                *value = Some(not_read(bytes));
+            } else if let Some(clipped) = value
+                .as_deref()
+                .and_then(|v| output::clip(v, output::PRINT_LIMIT))
+            {
+                *value = Some(clipped);
+            }
+        }
+        summary
+    }
+}
+
+/// How a field too large to read shows.
+fn not_read(bytes: u64) -> String {
+    format!("<{bytes} bytes, not read: --full reads it>")
+}
+
+/// Reads the fields of `rq:job:<id>` that `show` and `list` use, each only when it is
+/// within `limits`; `None` when there is no such hash.
+///
+/// # Errors
+/// Redis errors.
+pub(crate) async fn read_job(
+    conn: &Connection,
+    id: &JobId,
+    limits: Limits,
+) -> Result<Option<JobRead>, Failure> {
+    let key = rqs_core::keys::job_key(id);
+    let mut conn = conn.clone();
+    let backend = rqs_redis::backend_error;
+    let kind: String = redis::cmd("TYPE")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .map_err(backend)?;
+    if kind != "hash" {
+        return Ok(None);
+    }
+    // Sizes first: HGETALL would pull a 100 MB field whole. (A field that grows between
+    // the two round trips is read at its new size: only a writer racing us can do that.)
+    let mut sizes = redis::pipe();
+    for field in FIELDS {
+        sizes.cmd("HSTRLEN").arg(&key).arg(field);
+    }
+    let sizes: Vec<u64> = sizes.query_async(&mut conn).await.map_err(backend)?;
+    let mut read = JobRead::default();
+    let handoff: u64 = FIELDS
+        .iter()
+        .zip(&sizes)
+        .filter(|(f, _)| **f != "data" && rqs_core::HANDOFF_FIELDS.contains(*f))
+        .map(|(_, n)| n)
+        .sum();
+    read.oversized = (handoff > MAX_META_BYTES).then_some(handoff);
+    let mut wanted = Vec::new();
+    for (field, &bytes) in FIELDS.iter().zip(&sizes) {
+        if bytes > limits.of(field) {
+            read.unread.push((field, bytes));
+        } else {
+            wanted.push(*field);
+        }
+    }
+    if !wanted.is_empty() {
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+            .arg(&key)
+            .arg(&wanted)
+            .query_async(&mut conn)
+            .await
+            .map_err(backend)?;
+        for (field, value) in wanted.into_iter().zip(values) {
+            if let Some(value) = value {
+                read.hash.set(field, value);
+            }
+        }
+    }
+    Ok(Some(read))
 }
 
 /// Everything `show` tells about a job.
@@ -61,15 +263,23 @@ struct Detail {
     enqueued_at: Option<String>,
     /// The next run times (the scheduled one first), for a scheduled job.
     next_runs: Vec<Stamp>,
+    /// A value was cut, or a field too large to read was left out: `--full` shows all.
+    truncated: bool,
     #[serde(skip)]
     text: Vec<(&'static str, String)>,
 }
 
 pub(crate) async fn run(args: &ShowArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let inspector = Inspector::new(connection.connect().await?);
-    let id = JobId::from(args.id.as_str());
+    let conn = connection.connect().await?;
+    let inspector = Inspector::new(conn.clone());
+    let id = args.id.clone();
     let store = &inspector.store;
-    let hash = store.job(&id).await?.filter(|h| !h.is_empty());
+    let limits = if args.full {
+        Limits::NONE
+    } else {
+        Limits::SHOW
+    };
+    let read = read_job(&conn, &id, limits).await?;
     let score = store.score(&id).await?;
     let quarantine = store
         .quarantined()
@@ -77,13 +287,16 @@ pub(crate) async fn run(args: &ShowArgs, connection: &ConnectionArgs) -> Result<
         .into_iter()
         .find(|q| q.job_id == id)
         .map(QuarantineEntry::from);
-    if hash.is_none() && score.is_none() && quarantine.is_none() {
+    if read.is_none() && score.is_none() && quarantine.is_none() {
         return Err(Failure::Runtime(anyhow::anyhow!(
             "no job {}: there is no hash rq:job:{0}, and it is neither scheduled nor quarantined",
             output::text(id.as_bytes())
         )));
     }
-    let detail = detail(&id, hash.as_ref(), score, quarantine);
+    let mut detail = detail(&id, read.as_ref(), score, quarantine);
+    if !args.full {
+        detail.clip(output::PRINT_LIMIT);
+    }
     if args.json {
         output::print_json(&detail)
     } else {
@@ -91,22 +304,85 @@ pub(crate) async fn run(args: &ShowArgs, connection: &ConnectionArgs) -> Result<
     }
 }
 
+impl Detail {
+    /// Cuts long values, noting which.
+    fn clip(&mut self, limit: usize) {
+        // The id stays whole: it is what other commands take back.
+        for (_, value) in self.text.iter_mut().filter(|(label, _)| *label != "id") {
+            if let Some(clipped) = output::clip(value, limit) {
+                *value = clipped;
+                self.truncated = true;
+            }
+        }
+        let mut cut = false;
+        if let Some(args) = &mut self.args
+            && args.len() > limit
+        {
+            args.truncate(limit);
+            cut = true;
+        }
+        for value in [&mut self.instance]
+            .into_iter()
+            .flatten()
+            .chain(self.args.iter_mut().flatten())
+            .chain(self.kwargs.iter_mut().flat_map(|m| m.values_mut()))
+            .chain(self.meta.iter_mut().flat_map(|m| m.values_mut()))
+        {
+            cut |= output::clip_json(value, limit);
+        }
+        for text in [
+            &mut self.description,
+            &mut self.data_error,
+            &mut self.meta_error,
+            &mut self.queue,
+            &mut self.function,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let Some(clipped) = output::clip(text, limit) {
+                *text = clipped;
+                cut = true;
+            }
+        }
+        self.truncated |= cut;
+    }
+}
+
 fn detail(
     id: &JobId,
-    hash: Option<&rqs_core::JobHash>,
+    read: Option<&JobRead>,
     score: Option<f64>,
     quarantine: Option<QuarantineEntry>,
 ) -> Detail {
     let now = output::now();
-    let empty = rqs_core::JobHash::new();
-    let h = hash.unwrap_or(&empty);
-    let field = |name: &str| h.get(name).map(output::text);
-    let (kind, repeat) = Kind::of(h);
-    let call = jobinfo::call(h);
-    let meta = jobinfo::meta_entries(h);
-    let next_runs: Vec<Stamp> = match (score, hash) {
-        (Some(s), Some(h)) => {
-            jobinfo::next_runs(h, s, chrono::Utc::now(), &LocalZone::System, RUNS)
+    let empty = JobRead::default();
+    let r = read.unwrap_or(&empty);
+    let h = &r.hash;
+    let field = |name: &str| match r.unread(name) {
+        Some(bytes) => Some(not_read(bytes)),
+        None => h.get(name).map(output::text),
+    };
+    let (kind, repeat) = r.kind();
+    let call = match r.unread("data") {
+        Some(bytes) => Err(format!("not read: {bytes} bytes (--full reads it)")),
+        None => jobinfo::call(h),
+    };
+    let meta = match r.unread("meta") {
+        Some(bytes) => Err(format!("not read: {bytes} bytes (--full reads it)")),
+        None => jobinfo::meta_entries(h),
+    };
+    let unreadable = |field: &str, e: &str| {
+        if r.unread(field).is_some() {
+            e.to_owned()
+        } else {
+            format!("unreadable: {e}")
+        }
+    };
+    let next_runs: Vec<Stamp> = match (score, read) {
+        (Some(s), Some(_)) if r.oversized.is_some() => vec![Stamp(s)],
+        (Some(s), Some(r)) => {
+            jobinfo::next_runs(&r.hash, s, chrono::Utc::now(), &LocalZone::System, RUNS)
                 .into_iter()
                 .map(Stamp)
                 .collect()
@@ -140,7 +416,7 @@ fn detail(
         );
         push("was due", q.score.map(|s| output::when(s.0, now)));
     }
-    if hash.is_none() {
+    if read.is_none() {
         push(
             "hash",
             Some(format!(
@@ -206,8 +482,8 @@ fn detail(
                 None,
             )
         }
-        Err(e) if hash.is_some() => {
-            push("data", Some(format!("unreadable: {e}")));
+        Err(e) if read.is_some() => {
+            push("data", Some(unreadable("data", e)));
             (None, None, None, None, Some(e.clone()))
         }
         Err(_) => (None, None, None, None, None),
@@ -219,11 +495,11 @@ fn detail(
         }
         Ok(None) => (None, None),
         Err(e) => {
-            push("meta", Some(format!("unreadable: {e}")));
+            push("meta", Some(unreadable("meta", e)));
             (None, Some(e.clone()))
         }
     };
-    if hash.is_some() {
+    if read.is_some() {
         push(
             "kind",
             Some(match &kind {
@@ -254,7 +530,7 @@ fn detail(
     }
     Detail {
         id: output::text(id.as_bytes()),
-        exists: hash.is_some(),
+        exists: read.is_some(),
         scheduled: score.map(Stamp),
         quarantine,
         status,
@@ -268,7 +544,7 @@ fn detail(
         data_error,
         meta: meta_json,
         meta_error,
-        repeats_left: hash.and(kind.runs_left(repeat)),
+        repeats_left: read.and(kind.runs_left(repeat)),
         kind,
         repeat,
         timeout: field("timeout"),
@@ -278,6 +554,7 @@ fn detail(
         created_at: field("created_at"),
         enqueued_at: field("enqueued_at"),
         next_runs,
+        truncated: !r.unread.is_empty(),
         text,
     }
 }

@@ -5,7 +5,7 @@ use clap::Args;
 
 use crate::cli::ConnectionArgs;
 use crate::exit::Failure;
-use crate::inspect::{Inspector, Overview};
+use crate::inspect::{Discovery, Inspector, Overview};
 use crate::output::{self, Table};
 
 /// `rqs status` flags.
@@ -18,7 +18,7 @@ pub(crate) struct StatusArgs {
 
 pub(crate) async fn run(args: &StatusArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
     let inspector = Inspector::new(connection.connect().await?);
-    let overview = inspector.overview().await?;
+    let overview = inspector.overview(Discovery::IndexOrWalk).await?;
     if args.json {
         output::print_json(&overview)
     } else {
@@ -32,18 +32,36 @@ pub(crate) fn render(o: &Overview) -> String {
     let next = o
         .next_due
         .map_or_else(|| "none".to_owned(), |s| output::when(s.0, now));
-    let lock = o
-        .lock
-        .as_ref()
-        .map_or_else(|| "nobody".to_owned(), |l| l.label());
+    let unreadable = |key: &str| format!("unreadable (see {key} below)");
+    let lock = match &o.lock {
+        _ if o.problem(rqs_core::keys::SCHEDULER_LOCK).is_some() => {
+            unreadable(rqs_core::keys::SCHEDULER_LOCK)
+        }
+        Some(l) => l.label(),
+        None => "nobody".to_owned(),
+    };
+    let quarantined = o
+        .quarantined
+        .map_or_else(|| unreadable(rqs_core::keys::QUARANTINE), |n| n.to_string());
     let mut out = output::pairs(&[
         ("Scheduled jobs", o.scheduled.to_string()),
         ("Due now", o.due.to_string()),
         ("Next due", next),
-        ("Quarantined", o.quarantined.to_string()),
+        ("Quarantined", quarantined),
         ("Lock holder", lock),
     ]);
     out.push('\n');
+    if !o.problems.is_empty() {
+        out.push_str("Keys rqs cannot read:\n");
+        for p in &o.problems {
+            out.push_str(&format!(
+                "  {}: {}\n",
+                output::text(p.key.as_bytes()),
+                rqs_core::Escaped(&p.error)
+            ));
+        }
+        out.push('\n');
+    }
     if o.instances.is_empty() {
         out.push_str("No scheduler instance is registered.\n");
         return out;
