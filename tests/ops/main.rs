@@ -11,6 +11,7 @@ mod commands;
 mod common;
 mod deploy;
 mod hardening;
+mod image;
 mod metrics;
 mod page;
 mod unattended;

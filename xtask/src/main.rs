@@ -17,6 +17,7 @@
 
 mod bench;
 mod demo;
+mod image;
 mod system;
 #[cfg(test)]
 mod tidy;
@@ -35,6 +36,7 @@ fn main() -> Result<()> {
         Some("redis") => redis(&rest),
         Some("interop") => interop(&rest),
         Some("bench") => bench::run(&rest),
+        Some("image") => image::run(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -43,7 +45,8 @@ fn main() -> Result<()> {
                  demo [--keep]     the whole flow, narrated: Python schedules, rqs hands over, rq runs (--help for more)\n  \
                  redis [PORT]      a throwaway redis-server on 127.0.0.1 in the foreground\n  \
                  interop           only the interop tests against Python rq / rq-scheduler\n  \
-                 bench [--quick]   criterion benchmarks and the end-to-end comparison with rqscheduler"
+                 bench [--quick]   criterion benchmarks and the end-to-end comparison with rqscheduler\n  \
+                 image [--tag T]   the container image (Containerfile) from a statically linked rqs, with podman"
             );
             bail!("unknown or missing task")
         }
@@ -92,6 +95,8 @@ fn test(args: &[&str]) -> Result<()> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     // The end-to-end tests run the rqs binary; build it first so they find it.
     run(cargo().args(["build", "-p", "rqs"]))?;
+    // The image test's static release build, before the tests rather than beside them.
+    image::build_binary()?;
     run(cargo().args(["test", "--workspace"]).args(args))
 }
 

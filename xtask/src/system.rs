@@ -56,7 +56,33 @@ fn test_missing() -> Vec<&'static str> {
     if !postgres_binaries() {
         missing.push("postgresql");
     }
+    missing.extend(image_missing());
     missing
+}
+
+/// What the container image test needs (tests/ops/image.rs, `cargo xtask image`):
+/// `podman`, which builds the image from `Containerfile` (the test cannot run a
+/// container, so it checks the image from outside), and glibc's static libraries from
+/// `libc6-dev`, which the statically linked binary links in (`gcc` usually brings them).
+fn image_missing() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !works("podman", &["--version"]) {
+        missing.push("podman");
+    }
+    if !works("sh", &["-c", "test -f \"$(gcc -print-file-name=libc.a)\""]) {
+        missing.push("libc6-dev");
+    }
+    missing
+}
+
+/// Makes sure what `cargo xtask image` needs exists.
+pub(crate) fn ensure_image_prerequisites() -> Result<()> {
+    install(&image_missing())?;
+    let still = image_missing();
+    if !still.is_empty() {
+        bail!("still missing after installing: {}", still.join(" "));
+    }
+    Ok(())
 }
 
 /// `initdb` and `postgres`, which the PostgreSQL lock example's tests run as a private
