@@ -198,7 +198,11 @@ impl Served {
     pub async fn start(url: &str, args: &[&str]) -> Self {
         let mut all = vec!["run", "-u", url, "--metrics-addr", "127.0.0.1:0"];
         all.extend_from_slice(args);
-        let daemon = Daemon::start_env(&all, &[("TZ", "UTC")]);
+        Self::serving(Daemon::start_env(&all, &[("TZ", "UTC")])).await
+    }
+
+    /// A daemon started with `--metrics-addr 127.0.0.1:0`, once its log names the address.
+    pub async fn serving(daemon: Daemon) -> Self {
         let addr = eventually(T, "the metrics address in the log", || {
             let log = daemon.log();
             async move {

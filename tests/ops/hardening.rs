@@ -39,16 +39,7 @@ async fn served_under(limit: &str, url: &str, args: &[&str]) -> Served {
         .args(["run", "-u", url, "--metrics-addr", "127.0.0.1:0"])
         .args(args)
         .env("TZ", "UTC");
-    let daemon = Daemon::spawn(cmd);
-    let addr = eventually(T, "the metrics address in the log", || {
-        let log = daemon.log();
-        async move {
-            let rest = log.split_once("status page on http://")?.1;
-            Some(rest.split_once('/')?.0.to_owned())
-        }
-    })
-    .await;
-    Served { daemon, addr }
+    Served::serving(Daemon::spawn(cmd)).await
 }
 
 /// A job hash as rq-scheduler writes it, with `data` the call's zlib'd pickle, far in the

@@ -43,4 +43,4 @@ pub use lifecycle::RedisLifecycleRegistry;
 pub use lock::RedisLockProvider;
 pub use redis;
 pub use sink::RedisQueueSink;
-pub use store::{DEFAULT_BYTE_BUDGET, RedisJobStore};
+pub use store::{DEFAULT_BYTE_BUDGET, RedisJobStore, parse_quarantine};

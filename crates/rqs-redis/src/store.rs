@@ -406,9 +406,10 @@ impl<C: Conn> FastHandOff for RedisJobStore<C> {
     }
 }
 
-/// Reads a quarantine record; one that is not readable JSON (written by hand, say) is
-/// shown with its raw text as the reason rather than hiding every other record.
-fn parse_quarantine(job_id: JobId, raw: &[u8]) -> Quarantined {
+/// Reads a quarantine record (`{"score", "kind", "reason", "at"}`, the value under the
+/// job's id in `rq:rqs:quarantine`); one that is not readable JSON (written by hand, say)
+/// is shown with its raw text as the reason rather than hiding every other record.
+pub fn parse_quarantine(job_id: JobId, raw: &[u8]) -> Quarantined {
     let text = String::from_utf8_lossy(raw);
     let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
     Quarantined {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::connection::Connection;
 use futures_util::StreamExt;
 use rqs_core::memory::Quarantined;
-use rqs_core::{BackendError, JobHash, JobId, QuarantineKind, keys};
+use rqs_core::{BackendError, JobHash, JobId, keys};
 use rqs_lifecycle::{InstanceRecord, LifecycleRegistry};
 use rqs_lock::LockProvider;
 use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, backend_error};
@@ -292,19 +292,9 @@ impl From<Quarantined> for QuarantineEntry {
     }
 }
 
-/// A quarantine record (`{"score", "kind", "reason", "at"}`), as the store reads it.
+/// A quarantine record, read as the store reads it.
 fn quarantine_entry(id: &[u8], raw: &[u8]) -> QuarantineEntry {
-    let text = String::from_utf8_lossy(raw);
-    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    QuarantineEntry::from(Quarantined {
-        job_id: JobId::new(id.to_vec()),
-        score: value["score"].as_f64().unwrap_or(f64::NAN),
-        kind: value["kind"].as_str().and_then(QuarantineKind::parse),
-        reason: value["reason"]
-            .as_str()
-            .map_or_else(|| format!("unreadable record: {text}"), str::to_owned),
-        at: value["at"].as_i64().unwrap_or(0),
-    })
+    QuarantineEntry::from(rqs_redis::parse_quarantine(JobId::new(id.to_vec()), raw))
 }
 
 /// Instance names a walk of `rq:scheduler_instance:*` found, kept by the daemon between
