@@ -429,3 +429,51 @@ async fn status_without_a_daemon_still_finds_the_instances() {
     let status = rqs(&url, &["status", "--json"]).expect(0).json();
     assert_eq!(status["instances"][0]["name"], "gone-1", "{status}");
 }
+
+/// Every rqs daemon notes its own name in the instance index at birth and at each
+/// heartbeat, with or without `--metrics-addr`; `rqs status` beside such a daemon, with
+/// no walker running, still walks once, so that a Python scheduler's record (which no
+/// heartbeat notes) is found too.
+#[tokio::test]
+async fn every_daemon_notes_itself_and_status_still_finds_python_instances() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let conn = server.connection().await;
+    let () = q(
+        &conn,
+        redis::cmd("HSET")
+            .arg("rq:scheduler_instance:python-1")
+            .arg("birth")
+            .arg("1800000000.0"),
+    )
+    .await;
+    let mut d = Daemon::start(&["run", "-u", &url, "--name", "plain-1"]);
+    eventually(T, "plain-1 in the index", || async {
+        let score: Option<f64> = q(
+            &conn,
+            redis::cmd("ZSCORE").arg("rq:rqs:instances").arg("plain-1"),
+        )
+        .await;
+        score
+    })
+    .await;
+    let status = rqs(&url, &["status", "--json"]).expect(0).json();
+    let names: Vec<&str> = status["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"plain-1") && names.contains(&"python-1"),
+        "{status}"
+    );
+    // A wrong-typed index never stops a heartbeat: the daemon keeps its record alive.
+    let () = q(&conn, redis::cmd("DEL").arg("rq:rqs:instances")).await;
+    let () = q(&conn, redis::cmd("SET").arg("rq:rqs:instances").arg("oops")).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    d.assert_running();
+    assert!(!d.log().contains("backend unavailable"), "{}", d.log());
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(d.exit_code(T), 0, "{}", d.log());
+}

@@ -31,6 +31,13 @@ pub const DEFERRED_PREFIX: &str = "rq:deferred:";
 /// Field = job id, value = a JSON object `{"score":…, "reason":…, "at":…}`.
 pub const QUARANTINE: &str = "rq:rqs:quarantine";
 
+/// Sorted set of scheduler instance names, each scored with the Unix time (Redis's) it
+/// was last registered or beat: every rqs instance's birth and heartbeat keep their own
+/// name there, and a daemon serving `--metrics-addr` adds what a walk of
+/// `rq:scheduler_instance:*` finds (Python's among them) about once a minute. The status
+/// page and `rqs status` read it instead of walking the keyspace.
+pub const INSTANCE_INDEX: &str = "rq:rqs:instances";
+
 /// Where rqs releases before 0.2 kept the quarantine; moved to [`QUARANTINE`] once.
 pub const LEGACY_QUARANTINE: &str = "rqs:quarantine";
 

@@ -16,6 +16,9 @@ use crate::script::Lua;
 
 static BIRTH: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("lua/birth.lua")));
 static HEARTBEAT: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("lua/heartbeat.lua")));
+/// How long a name not seen stays in [`keys::INSTANCE_INDEX`].
+const INDEX_KEEP: Duration = Duration::from_secs(600);
+
 static INSTANCES: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("lua/instances.lua")));
 
 /// rq-scheduler's `rq:scheduler_instance:<name>` records, with rqs's `rqs` and
@@ -54,11 +57,12 @@ fn record(fields: &HashMap<String, String>) -> Option<InstanceRecord> {
 #[async_trait]
 impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
     async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()> {
-        let mut cmd = BIRTH.cmd(&[keys::instance_key(name)]);
+        let mut cmd = BIRTH.cmd(&[keys::instance_key(name), keys::INSTANCE_INDEX.to_owned()]);
         cmd.arg(stamp(at))
             .arg(millis(ttl))
             .arg(env!("CARGO_PKG_VERSION"))
-            .arg(millis(STALE_AFTER));
+            .arg(millis(STALE_AFTER))
+            .arg(name);
         let registered: i64 = BIRTH.run(&mut self.conn.clone(), &cmd).await.backend()?;
         if registered == 1 {
             Ok(())
@@ -69,8 +73,8 @@ impl<C: Conn> LifecycleRegistry for RedisLifecycleRegistry<C> {
 
     async fn heartbeat(&self, name: &str, _at: DateTime<Utc>, ttl: Duration) -> Result<bool> {
         // The script stamps the server's time: see `STALE_AFTER`.
-        let mut cmd = HEARTBEAT.cmd(&[keys::instance_key(name)]);
-        cmd.arg(millis(ttl));
+        let mut cmd = HEARTBEAT.cmd(&[keys::instance_key(name), keys::INSTANCE_INDEX.to_owned()]);
+        cmd.arg(millis(ttl)).arg(name).arg(INDEX_KEEP.as_secs());
         let alive: i64 = HEARTBEAT
             .run(&mut self.conn.clone(), &cmd)
             .await

@@ -26,14 +26,19 @@ use crate::output;
 /// Instance records read at once (they share one multiplexed connection).
 const CONCURRENT_READS: usize = 16;
 
-/// Instance names, each scored with the Unix time it was last seen alive or registered:
-/// kept by every daemon that serves `--metrics-addr` (`commands::run`), read by the page
-/// and `rqs status`, so that neither walks the keyspace to find the instances.
-pub(crate) const INSTANCE_INDEX: &str = "rq:rqs:instances";
+/// Instance names, each scored with the Unix time it was last seen alive or registered
+/// ([`keys::INSTANCE_INDEX`]): every rqs daemon's heartbeat notes its own name, a daemon
+/// serving `--metrics-addr` adds what a walk finds (`commands::run`); read by the page and
+/// `rqs status`, so that neither walks the keyspace to find the instances.
+pub(crate) const INSTANCE_INDEX: &str = keys::INSTANCE_INDEX;
 
 /// Names seen within this are taken from [`INSTANCE_INDEX`]; a daemon refreshes its own
-/// every 30 s and a walk's at most every minute.
+/// every second and a walk's at most every minute.
 pub(crate) const INDEX_FRESH: Duration = Duration::from_secs(180);
+
+/// Whoever holds it walks the instance records this round (`commands::run`); while it
+/// exists, a walk happened within the minute and [`INSTANCE_INDEX`] holds what it found.
+pub(crate) const WALK_LEASE: &str = "rq:rqs:instances:walk";
 
 /// The most names read from [`INSTANCE_INDEX`].
 const INDEX_LIMIT: usize = 1_000;
@@ -449,6 +454,15 @@ impl Inspector {
             .collect())
     }
 
+    /// Whether a daemon walked the instance records within the minute.
+    async fn walked_lately(&self) -> bool {
+        let exists: redis::RedisResult<bool> = redis::cmd("EXISTS")
+            .arg(WALK_LEASE)
+            .query_async(&mut self.conn.clone())
+            .await;
+        exists.unwrap_or(false)
+    }
+
     /// The records of the instances `discovery` finds, and of the lock's holder, by name.
     async fn instance_records(
         &self,
@@ -460,8 +474,10 @@ impl Inspector {
         let indexed =
             tolerate(self.indexed_names(now).await, INSTANCE_INDEX, problems)?.unwrap_or_default();
         let mut names: Vec<String> = match discovery {
-            Discovery::IndexOrWalk if indexed.is_empty() => {
-                // No daemon keeps the index: walk the keyspace, once for this command.
+            // Heartbeats note rqs's own names only: without a recent walk (no daemon
+            // serving `--metrics-addr`), walk the keyspace once for this command, so that
+            // Python's instances are found too.
+            Discovery::IndexOrWalk if indexed.is_empty() || !self.walked_lately().await => {
                 return self.lifecycle.instances().await;
             }
             Discovery::IndexOrWalk => indexed,

@@ -13,7 +13,7 @@ use crate::cli::{ConnectionArgs, RunArgs};
 use crate::connection::Connection;
 use crate::exit::Failure;
 use crate::http::{self, AppState};
-use crate::inspect::{INSTANCE_INDEX, Inspector, KnownInstances};
+use crate::inspect::{INSTANCE_INDEX, Inspector, KnownInstances, WALK_LEASE};
 use crate::notify::Notifier;
 use crate::pidfile::PidFile;
 use crate::telemetry::{self, Health, MetricsObserver};
@@ -131,16 +131,15 @@ const INDEX_EVERY: Duration = Duration::from_secs(30);
 /// One walk of the instance records per this, across every instance (a lease).
 const WALK_EVERY: Duration = Duration::from_secs(60);
 
-/// Whoever holds it walks the instance records this round.
-const WALK_LEASE: &str = "rq:rqs:instances:walk";
-
 /// Names not seen for this long leave the index.
 const INDEX_KEEP: Duration = Duration::from_secs(600);
 
 /// Keeps [`INSTANCE_INDEX`], so that the status page and `rqs status` find the instances
-/// without walking the keyspace at every load (1,101 `SCAN` calls at 1.1M keys): every
-/// [`INDEX_EVERY`] this instance's name, and at most every [`WALK_EVERY`] across all
-/// instances, the names a walk of `rq:scheduler_instance:*` finds (Python's among them).
+/// without walking the keyspace at every load (1,101 `SCAN` calls at 1.1M keys): at most
+/// every [`WALK_EVERY`] across all instances, the names a walk of
+/// `rq:scheduler_instance:*` finds (Python's among them, which have no heartbeat to note
+/// themselves); every [`INDEX_EVERY`], this instance's name and the old names' removal,
+/// which every rqs instance's heartbeat also does.
 /// What the walk found is also kept in `known`, for the page of an instance that may not
 /// write the index.
 async fn keep_instance_index(conn: Connection, name: String, known: Arc<KnownInstances>) {
