@@ -27,7 +27,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+// The time type the trait's signatures name, so that a registry needs only this crate.
+pub use chrono::{DateTime, Utc};
 pub use rqs_core::BackendError as Error;
 use rqs_core::time;
 use tokio::time::Instant;

@@ -22,10 +22,12 @@
 use std::sync::{Arc, Mutex};
 
 pub use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+// Every type the trait's signatures name, so that a sink or a wrapper needs only this
+// crate.
+pub use chrono::{DateTime, Utc};
 pub use rqs_core::BackendError as Error;
 use rqs_core::memory::RqModel;
-use rqs_core::{Enqueue, EnqueueOptions, Outcome, ScheduledJob};
+pub use rqs_core::{Enqueue, EnqueueOptions, Outcome, ScheduledJob};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

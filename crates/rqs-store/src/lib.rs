@@ -26,15 +26,50 @@
 //!
 //! # Wrappers
 //! A wrapper (for metrics, tracing, fault injection) holds an inner store and implements
-//! the same trait, forwarding each method; `tests/e2e` has one that pauses commits.
+//! the same trait, forwarding each method; `tests/e2e` has one that pauses commits. Every
+//! type the traits name is re-exported here, so a wrapper needs no other rqs crate:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! use rqs_store::{HandOff, JobStore, Outcome, Result, ScheduledJob, async_trait};
+//!
+//! /// Counts the hand-offs committed through it.
+//! struct Counting<S> {
+//!     inner: S,
+//!     committed: AtomicUsize,
+//! }
+//!
+//! #[async_trait]
+//! impl<S: JobStore> JobStore for Counting<S> {
+//!     async fn due(&self, until: f64, offset: usize, limit: usize) -> Result<Vec<ScheduledJob>> {
+//!         self.inner.due(until, offset, limit).await
+//!     }
+//!     async fn next_due(&self) -> Result<Option<f64>> {
+//!         self.inner.next_due().await
+//!     }
+//!     async fn count(&self, until: Option<f64>) -> Result<u64> {
+//!         self.inner.count(until).await
+//!     }
+//!     async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {
+//!         self.committed.fetch_add(batch.len(), Ordering::Relaxed);
+//!         self.inner.commit(batch).await
+//!     }
+//! }
+//!
+//! let store = Counting { inner: rqs_store::InMemoryJobStore::default(), committed: AtomicUsize::new(0) };
+//! # let _ = store.committed.load(Ordering::Relaxed);
+//! ```
 
 use std::sync::Arc;
 
 pub use async_trait::async_trait;
-use rqs_core::fast::{FastLane, FastPass};
-use rqs_core::memory::Quarantined;
+// Every type the traits' signatures name, so that a wrapper or a backend needs only
+// this crate.
+pub use rqs_core::fast::{FastLane, FastPass};
+pub use rqs_core::memory::Quarantined;
+pub use rqs_core::{Action, HandOff, JobHash, Outcome, ScheduledJob};
 pub use rqs_core::{BackendError as Error, JobId};
-use rqs_core::{HandOff, JobHash, Outcome, ScheduledJob};
 
 mod memory;
 
