@@ -12,9 +12,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///
 /// Only [`Unavailable`](BackendError::Unavailable) and
 /// [`ReadOnly`](BackendError::ReadOnly) are worth retrying
-/// ([`is_transient`](BackendError::is_transient)): the orchestrator retries them with a
-/// growing backoff, and logs and retries any other error too when it runs as a daemon,
-/// but a burst run gives up on them.
+/// ([`is_transient`](BackendError::is_transient)): the orchestrator retries them on a short
+/// fixed cadence however long the outage, and logs and retries any other error too (with a
+/// growing backoff) when it runs as a daemon, but a burst run gives up on those.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {

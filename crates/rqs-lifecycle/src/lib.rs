@@ -15,8 +15,7 @@
 //! [`register_birth`](LifecycleRegistry::register_birth) once at start (and again when
 //! its record expired during an outage), [`instances`](LifecycleRegistry::instances) right
 //! after birth (to warn about a Python scheduler on the same data),
-//! [`heartbeat`](LifecycleRegistry::heartbeat) at every wake-up (at least once per
-//! interval), and [`register_death`](LifecycleRegistry::register_death) at a clean stop.
+//! [`heartbeat`](LifecycleRegistry::heartbeat) every [`HEARTBEAT_EVERY`] (a second), and [`register_death`](LifecycleRegistry::register_death) at a clean stop.
 //! Records must expire on the backend's side after `ttl`, without the instance's help. An
 //! [`Error::AlreadyActive`] from `register_birth` stops the scheduler (exit code 3 in the
 //! binary); [`Error::Unavailable`] is retried; anything else is retried by a daemon and

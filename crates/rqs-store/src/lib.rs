@@ -21,8 +21,8 @@
 //!
 //! Errors are [`Error`] (one type shared by every component). Return
 //! [`Error::Unavailable`] for a failure worth retrying (a lost connection, a timeout):
-//! the scheduler retries with a growing backoff. Any other error is logged and retried by
-//! a daemon, and ends a burst run.
+//! the scheduler retries it every 250 ms or so until the backend answers. Any other error
+//! is logged and retried by a daemon with a growing backoff, and ends a burst run.
 //!
 //! # Wrappers
 //! A wrapper (for metrics, tracing, fault injection) holds an inner store and implements

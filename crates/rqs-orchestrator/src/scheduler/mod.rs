@@ -112,8 +112,10 @@ where
     /// Registers its birth (refusing a name that is alive), then loops: heartbeat, take or
     /// renew the lock, move every due job in atomic batches, sleep until the next due time
     /// or the next peek. On shutdown it finishes the batch in flight, releases the lock and
-    /// registers its death. Backend errors are logged and retried with a growing backoff;
-    /// in burst mode a non-transient error ends the run.
+    /// registers its death. Transient backend errors are retried every
+    /// [`retry_every`](SchedulerConfig::retry_every) (plus jitter), with one log line when
+    /// an outage starts and one when it ends; other errors are logged and retried with a
+    /// growing backoff, and in burst mode they end the run.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`]; [`Error::AlreadyActive`] when an instance of the same
