@@ -427,18 +427,7 @@ async fn show_decodes_a_job() {
 async fn cancel_and_reschedule_change_one_job() {
     let (server, url) = populated().await;
     let conn = server.connection().await;
-    let score = |id: &'static str| {
-        let conn = conn.clone();
-        async move {
-            q::<Option<f64>>(
-                &conn,
-                redis::cmd("ZSCORE")
-                    .arg("rq:scheduler:scheduled_jobs")
-                    .arg(id),
-            )
-            .await
-        }
-    };
+    let score = |id: &'static str| scheduled_score(conn.clone(), id);
     let out = rqs(&url, &["cancel", "once-later"]).expect(0);
     assert!(
         out.stdout.starts_with("cancelled once-later"),
@@ -744,18 +733,7 @@ async fn show_tells_a_quarantined_job_apart() {
 async fn release_refuses_a_job_that_would_be_quarantined_again() {
     let (server, url) = populated().await;
     let conn = server.connection().await;
-    let score = |id: &'static str| {
-        let conn = conn.clone();
-        async move {
-            q::<Option<f64>>(
-                &conn,
-                redis::cmd("ZSCORE")
-                    .arg("rq:scheduler:scheduled_jobs")
-                    .arg(id),
-            )
-            .await
-        }
-    };
+    let score = |id: &'static str| scheduled_score(conn.clone(), id);
     let quarantined = |url: &str| {
         let list = rqs(url, &["quarantine", "list", "--json"]).expect(0).json();
         let mut ids: Vec<String> = list
@@ -841,4 +819,15 @@ async fn commands_write_nothing_to_stderr_on_success() {
         "{}",
         verbose.stderr
     );
+}
+
+/// A job's score in the schedule, `None` when it is not scheduled.
+async fn scheduled_score(conn: redis::aio::ConnectionManager, id: &str) -> Option<f64> {
+    q(
+        &conn,
+        redis::cmd("ZSCORE")
+            .arg("rq:scheduler:scheduled_jobs")
+            .arg(id),
+    )
+    .await
 }
