@@ -15,7 +15,9 @@
 //! 3. Punctuality: the delay from each job's due second to its `enqueued_at`.
 //!
 //! The tables are printed and written to `target/bench/e2e.md`. `RQS_BENCH_QUICK=1`
-//! shortens everything.
+//! shortens everything. `RQS_BENCH_BASELINE=/path/to/an/older/rqs` runs only a before
+//! and after comparison instead: the throughput runs and the callgrind count, the older
+//! binary alternating with this one, written to `target/bench/baseline.md`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -91,6 +93,8 @@ return #page";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Who {
     Rqs,
+    /// Another build of rqs (`RQS_BENCH_BASELINE`), for a before and after comparison.
+    Baseline,
     Floor,
     CheckedFloor,
     Python,
@@ -98,6 +102,7 @@ enum Who {
 
 struct Ctx {
     rqs: PathBuf,
+    baseline: Option<PathBuf>,
     env: PythonEnv,
     /// Where the daemons' stderr goes, to explain a failure.
     log: tempfile::NamedTempFile,
@@ -107,6 +112,7 @@ impl Ctx {
     fn command(&self, who: Who, args: &[&str]) -> Command {
         let mut cmd = match who {
             Who::Rqs => Command::new(&self.rqs),
+            Who::Baseline => Command::new(self.baseline.as_ref().expect("RQS_BENCH_BASELINE")),
             Who::Python => {
                 let mut c = Command::new(self.env.bin("rqscheduler"));
                 c.env("PYTHONPATH", py_dir());
@@ -346,6 +352,79 @@ async fn throughput(ctx: &Ctx, who: Who, due: usize, idle: usize) -> Run {
     }
 }
 
+/// This build against `RQS_BENCH_BASELINE`, alternating, `reps` runs each of `n` due
+/// jobs; medians, ratios and callgrind counts.
+async fn before_and_after(ctx: &Ctx, n: usize, reps: usize) {
+    let mut runs: HashMap<Who, Vec<Run>> = HashMap::new();
+    for rep in 0..reps {
+        let order = if rep % 2 == 0 {
+            [Who::Baseline, Who::Rqs]
+        } else {
+            [Who::Rqs, Who::Baseline]
+        };
+        for who in order {
+            let run = throughput(ctx, who, n, 0).await;
+            eprintln!("run {rep}: {who:?} {run:?}");
+            runs.entry(who).or_default().push(run);
+        }
+    }
+    let [before, after] = [Who::Baseline, Who::Rqs].map(|w| median_run(&runs[&w]));
+    let counts = [
+        instructions(ctx, Who::Baseline, 5_000).await,
+        instructions(ctx, Who::Rqs, 5_000).await,
+    ];
+    let mut report = format!(
+        "## Before and after: {n} due jobs (one in ten periodic), medians of {reps} alternating runs\n\n\
+         | | before | after | after / before |\n|---|---|---|---|\n"
+    );
+    let mut row = |name: &str, b: f64, a: f64, unit: &str| {
+        writeln!(
+            report,
+            "| {name} | {b:.3}{unit} | {a:.3}{unit} | {:.3}x |",
+            a / b
+        )
+        .unwrap();
+    };
+    row("wall", before.wall, after.wall, " s");
+    row("jobs/s", n as f64 / before.wall, n as f64 / after.wall, "");
+    row(
+        "Redis main-thread µs per job",
+        before.redis_us_per_job,
+        after.redis_us_per_job,
+        "",
+    );
+    row(
+        "script µs per job",
+        before.script_us_per_job,
+        after.script_us_per_job,
+        "",
+    );
+    row(
+        "longest script µs",
+        before.longest_script_us as f64,
+        after.longest_script_us as f64,
+        "",
+    );
+    row(
+        "peak RSS KiB",
+        before.rss_kib as f64,
+        after.rss_kib as f64,
+        "",
+    );
+    if let [Some(b), Some(a)] = counts {
+        row(
+            "Redis instructions per job (callgrind, 5,000 jobs)",
+            b,
+            a,
+            "",
+        );
+    }
+    println!("{report}");
+    let out = target_dir().join("bench");
+    std::fs::create_dir_all(&out).expect("target/bench");
+    std::fs::write(out.join("baseline.md"), report).expect("write the report");
+}
+
 /// Redis's instructions per job while `who` moves `due` jobs, counted by callgrind on a
 /// server run under valgrind: unlike time, the count does not move with the machine's
 /// load, so a regression shows in review. `None` when valgrind is not installed.
@@ -515,10 +594,15 @@ fn main() {
     };
     let ctx = Ctx {
         rqs: release_rqs(),
+        baseline: std::env::var_os("RQS_BENCH_BASELINE").map(PathBuf::from),
         env: python::ensure(Stack::Rq2),
         log: tempfile::NamedTempFile::new().expect("temp file"),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
+    if ctx.baseline.is_some() {
+        rt.block_on(before_and_after(&ctx, n, reps.max(7)));
+        return;
+    }
     let mut report = String::new();
     let mut line = |text: String| {
         println!("{text}");

@@ -8,11 +8,12 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rqs_benches::{INTERVAL_REPEAT_META, hex};
 use rqs_core::JobHash;
 use rqs_core::plan::{LocalZone, decide};
-use rqs_redis::{RedisJobStore, RedisQueueSink};
+use rqs_redis::RedisJobStore;
 use rqs_sink::QueueSink;
+use rqs_sink::RqQueueSink;
 use rqs_store::{JobAdmin, JobStore};
 use rqs_testkit::RedisServer;
-use rqs_testkit::conformance::{client_job, client_job_with};
+use rqs_testkit::{client_job, client_job_with};
 
 const BATCH: usize = 500;
 
@@ -21,7 +22,7 @@ fn handoff(c: &mut Criterion) {
     let server = RedisServer::start();
     let conn = rt.block_on(server.connection());
     let store = RedisJobStore::new(conn.clone());
-    let sink = RedisQueueSink::new(conn.clone());
+    let sink = RqQueueSink::new();
     let periodic = client_job_with("default", &[("meta", &hex(INTERVAL_REPEAT_META))]);
     let kinds: [(&str, JobHash); 2] = [
         ("one-off", client_job("default")),

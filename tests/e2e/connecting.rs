@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use rqs_testkit::conformance::{client_job, client_job_with};
 use rqs_testkit::tls::TestCa;
 use rqs_testkit::{RedisServer, ServerOptions, TlsServer};
+use rqs_testkit::{client_job, client_job_with};
 
 use crate::support::{Daemon, Jobs, instance_field, now_secs, q, queue};
 

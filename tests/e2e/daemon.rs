@@ -5,7 +5,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use rqs_core::JobHash;
 use rqs_testkit::RedisServer;
-use rqs_testkit::conformance::{client_job, client_job_with};
+use rqs_testkit::{client_job, client_job_with};
 
 use crate::support::{Daemon, Jobs, eventually, instance_field, now_secs, q, queue};
 

@@ -10,11 +10,12 @@ use rqs_core::{HandOff, JobId, Outcome, ScheduledJob};
 use rqs_lifecycle::InMemoryLifecycleRegistry;
 use rqs_lock::InMemoryLockProvider;
 use rqs_orchestrator::{Scheduler, SchedulerConfig};
+use rqs_redis::RedisJobStore;
 use rqs_redis::redis::aio::ConnectionManager;
-use rqs_redis::{RedisJobStore, RedisQueueSink};
+use rqs_sink::RqQueueSink;
 use rqs_store::{JobStore, Result, async_trait};
 use rqs_testkit::RedisServer;
-use rqs_testkit::conformance::client_job;
+use rqs_testkit::client_job;
 use tokio::sync::{Barrier, mpsc, oneshot};
 
 use crate::support::{Jobs, now_secs};
@@ -99,7 +100,7 @@ async fn a_client_acting_inside_the_hand_off_window_always_wins() {
     };
     let scheduler = Scheduler::new(
         store,
-        RedisQueueSink::new(conn.clone()),
+        RqQueueSink::new(),
         InMemoryLockProvider::new(),
         InMemoryLifecycleRegistry::new(),
         SchedulerConfig::new("racer").burst(true).batch_size(20),
@@ -195,7 +196,7 @@ async fn instances_that_all_think_they_are_active_never_duplicate() {
         };
         let scheduler = Scheduler::new(
             store,
-            RedisQueueSink::new(conn.clone()),
+            RqQueueSink::new(),
             InMemoryLockProvider::new(),
             InMemoryLifecycleRegistry::new(),
             SchedulerConfig::new(format!("instance-{n}"))

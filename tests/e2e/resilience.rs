@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use rqs_testkit::conformance::{client_job, client_job_with};
 use rqs_testkit::{RedisServer, ServerOptions};
+use rqs_testkit::{client_job, client_job_with};
 
 use crate::support::{Daemon, Jobs, Rng, eventually, now_secs, q};
 

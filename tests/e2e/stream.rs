@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::ConnectionLike;
-use rqs_testkit::conformance::client_job;
+use rqs_testkit::client_job;
 
 /// Jobs `<prefix>-<n>` on queue `default`, due one after the other.
 #[derive(Debug, Clone)]

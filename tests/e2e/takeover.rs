@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use redis::aio::ConnectionManager;
 use rqs_testkit::RedisServer;
-use rqs_testkit::conformance::client_job;
+use rqs_testkit::client_job;
 
 use crate::support::{Daemon, Jobs, eventually, instance_field, now_secs, q, queue};
 

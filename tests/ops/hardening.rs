@@ -14,7 +14,7 @@ use redis::aio::ConnectionManager;
 use rqs_client::PyValue;
 use rqs_core::JobHash;
 use rqs_testkit::RedisServer;
-use rqs_testkit::conformance::client_job;
+use rqs_testkit::client_job;
 
 use crate::common::{Served, T, http_get, rqs};
 use crate::support::{Daemon, Jobs, eventually, q, rqs_bin};

@@ -205,7 +205,7 @@ async fn queue_series_are_capped_and_the_rest_count_as_other() {
     for i in 0..150 {
         jobs.schedule(
             &format!("job-{i:03}"),
-            &rqs_testkit::conformance::client_job(&format!("queue-{i:03}")),
+            &rqs_testkit::client_job(&format!("queue-{i:03}")),
             1.0 + i as f64,
         )
         .await

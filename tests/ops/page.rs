@@ -270,7 +270,7 @@ async fn a_wrong_typed_lock_key_is_flagged_and_the_rest_shown() {
     crate::support::Jobs::new(conn.clone())
         .schedule(
             "later-1",
-            &rqs_testkit::conformance::client_job("default"),
+            &rqs_testkit::client_job("default"),
             4_000_000_000.0,
         )
         .await

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use redis::aio::ConnectionManager;
-use rqs_testkit::conformance::client_job;
+use rqs_testkit::client_job;
 use rqs_testkit::{RedisServer, ServerOptions};
 
 use crate::common::{Served, T, rqs};
@@ -397,7 +397,7 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
 /// every time in every line has the one format of the lines' own timestamps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_searchable_fields_and_one_time_format() {
-    use rqs_testkit::conformance::client_job_with;
+    use rqs_testkit::client_job_with;
     let server = RedisServer::start();
     let url = server.url();
     let conn = server.connection().await;

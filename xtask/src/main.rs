@@ -18,6 +18,7 @@
 mod bench;
 mod demo;
 mod image;
+mod newest;
 mod system;
 #[cfg(test)]
 mod tidy;
@@ -37,6 +38,7 @@ fn main() -> Result<()> {
         Some("interop") => interop(&rest),
         Some("bench") => bench::run(&rest),
         Some("image") => image::run(&rest),
+        Some("newest") => newest::check(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -46,7 +48,8 @@ fn main() -> Result<()> {
                  redis [PORT]      a throwaway redis-server on 127.0.0.1 in the foreground\n  \
                  interop           only the interop tests against Python rq / rq-scheduler\n  \
                  bench [--quick]   criterion benchmarks and the end-to-end comparison with rqscheduler\n  \
-                 image [--tag T]   the container image (Containerfile) from a statically linked rqs, with podman"
+                 image [--tag T]   the container image (Containerfile) from a statically linked rqs, with podman\n  \
+                 newest            only the check that the build is warning-free with the newest semver-compatible dependencies"
             );
             bail!("unknown or missing task")
         }
@@ -89,6 +92,8 @@ fn test(args: &[&str]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The same, after a fresh resolve to the newest semver-compatible dependencies.
+    newest::check()?;
     // Library docs with every feature (the mocks and in-memory parts show), links checked.
     run(cargo()
         .args(["doc", "--workspace", "--no-deps", "--all-features", "--lib"])

@@ -13,16 +13,16 @@ pub enum Error {
     /// not scheduled (Python raises `ValueError('Job not in scheduled jobs queue')`).
     #[error("job {0} is not in the schedule")]
     NotScheduled(JobId),
-    /// The store failed; [`rqs_store::Error::is_transient`] tells whether a retry may
+    /// The store failed; [`rqs_store::BackendError::is_transient`] tells whether a retry may
     /// work. Writing a job is safe to repeat.
     #[error(transparent)]
-    Store(rqs_store::Error),
+    Store(rqs_store::BackendError),
 }
 
-impl From<rqs_store::Error> for Error {
-    fn from(e: rqs_store::Error) -> Self {
+impl From<rqs_store::BackendError> for Error {
+    fn from(e: rqs_store::BackendError) -> Self {
         match e {
-            rqs_store::Error::NotScheduled(id) => Error::NotScheduled(id),
+            rqs_store::BackendError::NotScheduled(id) => Error::NotScheduled(id),
             other => Error::Store(other),
         }
     }

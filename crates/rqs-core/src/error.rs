@@ -6,7 +6,7 @@
 /// an unschedule of the one job, never into a crash.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum JobError {
     /// The job hash does not exist or has no `data` field.
     #[error("job hash is missing or has no data")]
     MissingJob,
@@ -45,17 +45,17 @@ pub enum Error {
     },
 }
 
-impl Error {
+impl JobError {
     /// The quarantine kind of this problem (a missing job is unscheduled, not quarantined;
     /// it maps to an invalid field for completeness).
     pub fn quarantine_kind(&self) -> crate::QuarantineKind {
         use crate::QuarantineKind as K;
         match self {
-            Error::MissingJob | Error::InvalidField { .. } => K::InvalidField,
-            Error::MetaUnreadable(_) => K::UnreadableMeta,
-            Error::InvalidSchedule(_) => K::InvalidSchedule,
-            Error::Cron { .. } => K::InvalidCron,
-            Error::TooLarge { .. } => K::TooLarge,
+            JobError::MissingJob | JobError::InvalidField { .. } => K::InvalidField,
+            JobError::MetaUnreadable(_) => K::UnreadableMeta,
+            JobError::InvalidSchedule(_) => K::InvalidSchedule,
+            JobError::Cron { .. } => K::InvalidCron,
+            JobError::TooLarge { .. } => K::TooLarge,
         }
     }
 }

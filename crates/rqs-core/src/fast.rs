@@ -58,6 +58,19 @@ impl MetaPlan {
     }
 }
 
+/// What a sink's enqueue writes on a plain job: the only enqueue the fast lane applies.
+///
+/// RQ's `Queue.enqueue_job` on a plain job sets `status=queued`, `enqueued_at` and, when
+/// the job has none, the default timeout, and pushes it at the tail of its queue; the
+/// default timeout is the one thing a sink chooses. A sink offers this rule through
+/// `rqs_sink::FastLaneSink`, promising that its `prepare` describes exactly this for
+/// every plain job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlainEnqueue {
+    /// The timeout written when the job has none.
+    pub default_timeout: u64,
+}
+
 /// One window of the fast lane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FastLane {
@@ -76,14 +89,14 @@ pub struct FastLane {
 }
 
 impl FastLane {
-    /// A window at `now`: due up to `floor(now)`.
-    pub fn at(now: DateTime<Utc>, offset: usize, limit: usize, default_timeout: u64) -> Self {
+    /// A window at `now`: due up to `floor(now)`, enqueued by `plain`.
+    pub fn at(now: DateTime<Utc>, offset: usize, limit: usize, plain: PlainEnqueue) -> Self {
         Self {
             until: time::floor_seconds(now) as f64,
             offset,
             limit,
             enqueued_at: time::rq_timestamp(now),
-            default_timeout,
+            default_timeout: plain.default_timeout,
             plans: Vec::new(),
         }
     }

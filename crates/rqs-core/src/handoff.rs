@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Error, JobId, QueueName, ScheduledJob, time};
+use crate::{JobError, JobId, QueueName, ScheduledJob, time};
 
 /// RQ's `Queue.DEFAULT_TIMEOUT`, written when a job has no timeout.
 pub const RQ_DEFAULT_TIMEOUT: u64 = 180;
@@ -99,20 +99,20 @@ impl Enqueue {
     /// stored, which is what RQ's full rewrite of the hash amounts to.
     ///
     /// # Errors
-    /// [`Error::MissingJob`] when the hash is absent or has no `data`;
-    /// [`Error::InvalidField`] when `origin`, `ttl`, `enqueue_at_front` or
+    /// [`JobError::MissingJob`] when the hash is absent or has no `data`;
+    /// [`JobError::InvalidField`] when `origin`, `ttl`, `enqueue_at_front` or
     /// `dependency_ids` cannot be read.
     pub fn for_job(
         job: &ScheduledJob,
         now: DateTime<Utc>,
         options: &EnqueueOptions,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, JobError> {
         let hash = job
             .hash
             .as_ref()
             .filter(|h| h.has_data())
-            .ok_or(Error::MissingJob)?;
-        let queue = hash.origin().ok_or_else(|| Error::InvalidField {
+            .ok_or(JobError::MissingJob)?;
+        let queue = hash.origin().ok_or_else(|| JobError::InvalidField {
             field: "origin",
             reason: "missing or empty, so the job has no queue".to_owned(),
         })?;
@@ -122,7 +122,7 @@ impl Enqueue {
             .and_then(|t| u64::try_from(t).ok())
             .filter(|t| *t > 0);
         if let Some(t) = ttl.filter(|t| *t > MAX_TTL) {
-            return Err(Error::InvalidField {
+            return Err(JobError::InvalidField {
                 field: "ttl",
                 reason: format!("{t} seconds is more than Redis can expire"),
             });
@@ -445,15 +445,15 @@ mod tests {
         let missing = ScheduledJob::new("x", 1.0, None);
         assert!(matches!(
             Enqueue::for_job(&missing, now, &opts),
-            Err(Error::MissingJob)
+            Err(JobError::MissingJob)
         ));
         assert!(matches!(
             Enqueue::for_job(&job(&[("origin", "q")]), now, &opts),
-            Err(Error::MissingJob)
+            Err(JobError::MissingJob)
         ));
         assert!(matches!(
             Enqueue::for_job(&job(&[("data", "x")]), now, &opts),
-            Err(Error::InvalidField {
+            Err(JobError::InvalidField {
                 field: "origin",
                 ..
             })

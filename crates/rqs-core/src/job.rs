@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Error, JobId, QueueName};
+use crate::{JobError, JobId, QueueName};
 
 /// The job hash fields a hand-off reads. Stores return only these from
 /// `JobStore::due`; `data` comes back empty when present, because the scheduler only needs
@@ -122,16 +122,16 @@ impl JobHash {
     /// The job's own time to live (`ttl` field), as RQ reads it.
     ///
     /// # Errors
-    /// [`Error::InvalidField`] when the field is not an integer.
-    pub fn ttl(&self) -> Result<Option<i64>, Error> {
+    /// [`JobError::InvalidField`] when the field is not an integer.
+    pub fn ttl(&self) -> Result<Option<i64>, JobError> {
         self.int_field("ttl")
     }
 
     /// Whether the job asks to be pushed at the front of its queue (`enqueue_at_front`).
     ///
     /// # Errors
-    /// [`Error::InvalidField`] when the field is present but not an integer.
-    pub fn at_front(&self) -> Result<bool, Error> {
+    /// [`JobError::InvalidField`] when the field is present but not an integer.
+    pub fn at_front(&self) -> Result<bool, JobError> {
         match self.get("enqueue_at_front") {
             None => Ok(false),
             Some(raw) => Ok(parse_python_int("enqueue_at_front", raw)? != 0),
@@ -142,12 +142,12 @@ impl JobHash {
     /// when set, else the legacy single `dependency_id`.
     ///
     /// # Errors
-    /// [`Error::InvalidField`] when `dependency_ids` is not a JSON list of strings.
-    pub fn dependency_ids(&self) -> Result<Vec<JobId>, Error> {
+    /// [`JobError::InvalidField`] when `dependency_ids` is not a JSON list of strings.
+    pub fn dependency_ids(&self) -> Result<Vec<JobId>, JobError> {
         if let Some(raw) = self.get("dependency_ids").filter(|v| !v.is_empty()) {
             return serde_json::from_slice::<Vec<String>>(raw)
                 .map(|ids| ids.into_iter().map(JobId::from).collect())
-                .map_err(|e| Error::InvalidField {
+                .map_err(|e| JobError::InvalidField {
                     field: "dependency_ids",
                     reason: format!("not a JSON list of job ids: {e}"),
                 });
@@ -159,7 +159,7 @@ impl JobHash {
             .unwrap_or_default())
     }
 
-    fn int_field(&self, field: &'static str) -> Result<Option<i64>, Error> {
+    fn int_field(&self, field: &'static str) -> Result<Option<i64>, JobError> {
         match self.get(field).filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(raw) => parse_python_int(field, raw).map(Some),
@@ -177,12 +177,12 @@ impl FromIterator<(String, Vec<u8>)> for JobHash {
 
 /// Parses an integer the way Python's `int()` reads a decimal string (surrounding
 /// whitespace and a sign allowed).
-fn parse_python_int(field: &'static str, raw: &[u8]) -> Result<i64, Error> {
+fn parse_python_int(field: &'static str, raw: &[u8]) -> Result<i64, JobError> {
     std::str::from_utf8(raw)
         .ok()
         .map(|s| s.trim().replace('_', ""))
         .and_then(|s| s.parse::<i64>().ok())
-        .ok_or_else(|| Error::InvalidField {
+        .ok_or_else(|| JobError::InvalidField {
             field,
             reason: format!("not an integer: {:?}", String::from_utf8_lossy(raw)),
         })
@@ -284,7 +284,7 @@ mod tests {
         ]);
         assert!(matches!(
             hash.ttl(),
-            Err(Error::InvalidField { field: "ttl", .. })
+            Err(JobError::InvalidField { field: "ttl", .. })
         ));
         assert!(hash.at_front().is_err());
         assert!(hash.dependency_ids().is_err());

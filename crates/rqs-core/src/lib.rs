@@ -46,7 +46,7 @@ pub mod plan;
 pub mod time;
 
 pub use backend::{BackendError, BackendResult};
-pub use error::Error;
+pub use error::JobError;
 pub use handoff::{
     Action, Enqueue, EnqueueOptions, HandOff, MetaGuard, MetaUpdate, Outcome, QuarantineKind,
 };

@@ -19,7 +19,7 @@ use rqs_cron::CronExpr;
 use rqs_pickle::{Meta, Value};
 
 use crate::handoff::{Action, Enqueue, HandOff, MetaGuard, MetaUpdate};
-use crate::{Error, JobId, ScheduledJob, time};
+use crate::{JobError, JobId, ScheduledJob, time};
 
 /// The time zone that `use_local_timezone=True` cron jobs are evaluated in.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -78,10 +78,10 @@ impl ScheduleMeta {
     /// `queue_class_name` from a raw pickled meta (`None`: the job has no meta).
     ///
     /// # Errors
-    /// [`Error::MetaUnreadable`] for a meta that is not a pickled dict (JSON included),
-    /// [`Error::InvalidSchedule`] for values rq-scheduler could not use either, and
-    /// [`Error::Cron`] for an invalid cron string.
-    pub fn read(meta: Option<&[u8]>) -> Result<Self, Error> {
+    /// [`JobError::MetaUnreadable`] for a meta that is not a pickled dict (JSON included),
+    /// [`JobError::InvalidSchedule`] for values rq-scheduler could not use either, and
+    /// [`JobError::Cron`] for an invalid cron string.
+    pub fn read(meta: Option<&[u8]>) -> Result<Self, JobError> {
         let Some(bytes) = meta else {
             return Ok(Self {
                 recurrence: Recurrence::Once,
@@ -90,12 +90,12 @@ impl ScheduleMeta {
             });
         };
         if bytes.first() == Some(&b'{') {
-            return Err(Error::MetaUnreadable(
+            return Err(JobError::MetaUnreadable(
                 "meta is JSON (RQ's JSONSerializer); rqs reads pickled meta only".to_owned(),
             ));
         }
         let meta = Meta::parse(bytes)
-            .map_err(|e| Error::MetaUnreadable(format!("meta is not a readable pickle: {e}")))?;
+            .map_err(|e| JobError::MetaUnreadable(format!("meta is not a readable pickle: {e}")))?;
 
         let repeat = match meta.get("repeat") {
             None | Some(Value::None) => None,
@@ -107,7 +107,7 @@ impl ScheduleMeta {
         };
         let recurrence = if interval != 0.0 {
             if interval < 0.0 {
-                return Err(Error::InvalidSchedule(format!(
+                return Err(JobError::InvalidSchedule(format!(
                     "interval {interval} is negative: rq-scheduler would re-run it at every poll"
                 )));
             }
@@ -117,7 +117,7 @@ impl ScheduleMeta {
                 None | Some(Value::None) => Recurrence::Once,
                 Some(Value::Str(s)) if s.is_empty() => Recurrence::Once,
                 Some(Value::Str(s)) => {
-                    let expr = CronExpr::parse(s).map_err(|source| Error::Cron {
+                    let expr = CronExpr::parse(s).map_err(|source| JobError::Cron {
                         expr: s.clone(),
                         reason: source.to_string(),
                     })?;
@@ -129,7 +129,7 @@ impl ScheduleMeta {
                     }
                 }
                 Some(other) => {
-                    return Err(Error::InvalidSchedule(format!(
+                    return Err(JobError::InvalidSchedule(format!(
                         "cron_string is not a string: {}",
                         shown(other)
                     )));
@@ -165,12 +165,12 @@ fn shown(value: &Value) -> String {
     }
 }
 
-fn int_like(key: &str, value: &Value) -> Result<i64, Error> {
+fn int_like(key: &str, value: &Value) -> Result<i64, JobError> {
     match value {
         Value::Int(i) => Ok(*i),
         Value::Bool(b) => Ok(i64::from(*b)),
         Value::Float(f) if f.is_finite() && f.abs() < 9.0e15 => Ok(f.trunc() as i64),
-        other => Err(Error::InvalidSchedule(format!(
+        other => Err(JobError::InvalidSchedule(format!(
             "{key} is not an integer rqs can use: {}",
             shown(other)
         ))),
@@ -178,13 +178,13 @@ fn int_like(key: &str, value: &Value) -> Result<i64, Error> {
 }
 
 /// Reads an interval as Python's arithmetic would use it: a finite number of seconds.
-fn seconds_like(key: &str, value: &Value) -> Result<f64, Error> {
+fn seconds_like(key: &str, value: &Value) -> Result<f64, JobError> {
     let seconds = match value {
         Value::Int(i) => *i as f64,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::Float(f) => *f,
         other => {
-            return Err(Error::InvalidSchedule(format!(
+            return Err(JobError::InvalidSchedule(format!(
                 "{key} is not a number rqs can use: {}",
                 shown(other)
             )));
@@ -193,14 +193,14 @@ fn seconds_like(key: &str, value: &Value) -> Result<f64, Error> {
     if seconds.is_finite() && seconds.abs() < 1e15 {
         Ok(seconds)
     } else {
-        Err(Error::InvalidSchedule(format!(
+        Err(JobError::InvalidSchedule(format!(
             "{key} {seconds} is not a usable number of seconds"
         )))
     }
 }
 
 /// Python truthiness of the simple values rq-scheduler writes.
-fn truthy(key: &str, value: Option<&Value>) -> Result<bool, Error> {
+fn truthy(key: &str, value: Option<&Value>) -> Result<bool, JobError> {
     Ok(match value {
         None | Some(Value::None) => false,
         Some(Value::Bool(b)) => *b,
@@ -208,7 +208,7 @@ fn truthy(key: &str, value: Option<&Value>) -> Result<bool, Error> {
         Some(Value::Float(f)) => *f != 0.0,
         Some(Value::Str(s)) => !s.is_empty(),
         Some(other) => {
-            return Err(Error::InvalidSchedule(format!(
+            return Err(JobError::InvalidSchedule(format!(
                 "{key} is not a boolean: {}",
                 shown(other)
             )));
@@ -236,7 +236,7 @@ pub fn plan_schedule(
     meta: Option<&[u8]>,
     now: DateTime<Utc>,
     local: &LocalZone,
-) -> Result<SchedulePlan, Error> {
+) -> Result<SchedulePlan, JobError> {
     let parsed = ScheduleMeta::read(meta)?;
     let mut notes = Vec::new();
     if let Some(class) = &parsed.queue_class
@@ -253,10 +253,10 @@ pub fn plan_schedule(
         && count != 0
     {
         let new_count = count.checked_sub(1).ok_or_else(|| {
-            Error::InvalidSchedule(format!("repeat {count} cannot be decremented"))
+            JobError::InvalidSchedule(format!("repeat {count} cannot be decremented"))
         })?;
         let new = rqs_pickle::set_int(bytes, "repeat", new_count)
-            .map_err(|e| Error::MetaUnreadable(format!("cannot patch repeat: {e}")))?;
+            .map_err(|e| JobError::MetaUnreadable(format!("cannot patch repeat: {e}")))?;
         meta_update = Some(MetaUpdate {
             expected: MetaGuard::of(Some(bytes)),
             new,
@@ -334,7 +334,7 @@ pub fn decide<F>(
     prepare: F,
 ) -> (HandOff, Vec<Note>)
 where
-    F: FnOnce(&ScheduledJob) -> Result<Enqueue, Error>,
+    F: FnOnce(&ScheduledJob) -> Result<Enqueue, JobError>,
 {
     let note = |message: String| Note {
         job_id: job.id.clone(),
@@ -359,7 +359,7 @@ where
         );
     };
     let planned = match job.oversized {
-        Some(bytes) => Err(Error::TooLarge {
+        Some(bytes) => Err(JobError::TooLarge {
             bytes,
             limit: MAX_META_BYTES,
         }),
@@ -432,7 +432,7 @@ mod tests {
         Utc.timestamp_opt(secs, nanos).unwrap()
     }
 
-    fn plan(meta: Option<&str>, now: DateTime<Utc>) -> Result<SchedulePlan, Error> {
+    fn plan(meta: Option<&str>, now: DateTime<Utc>) -> Result<SchedulePlan, JobError> {
         let bytes = meta.map(hex);
         plan_schedule(bytes.as_deref(), now, &LocalZone::Named(chrono_tz::UTC))
     }
@@ -648,7 +648,7 @@ mod tests {
         }
         let bad_cron = pickled_strs(&[("cron_string", "61 * * * *!")]);
         let err = plan_schedule(Some(&bad_cron), at(0, 0), &LocalZone::System).unwrap_err();
-        assert!(matches!(err, Error::Cron { .. }), "{err}");
+        assert!(matches!(err, JobError::Cron { .. }), "{err}");
     }
 
     #[test]

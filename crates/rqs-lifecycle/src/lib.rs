@@ -17,8 +17,8 @@
 //! after birth (to warn about a Python scheduler on the same data),
 //! [`heartbeat`](LifecycleRegistry::heartbeat) every [`HEARTBEAT_EVERY`] (a second), and [`register_death`](LifecycleRegistry::register_death) at a clean stop.
 //! Records must expire on the backend's side after `ttl`, without the instance's help. An
-//! [`Error::AlreadyActive`] from `register_birth` stops the scheduler (exit code 3 in the
-//! binary); [`Error::Unavailable`] is retried; anything else is retried by a daemon and
+//! [`BackendError::AlreadyActive`] from `register_birth` stops the scheduler (exit code 3 in the
+//! binary); [`BackendError::Unavailable`] is retried; anything else is retried by a daemon and
 //! ends a burst run.
 
 use std::collections::HashMap;
@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use async_trait::async_trait;
 // The time type the trait's signatures name, so that a registry needs only this crate.
 pub use chrono::{DateTime, Utc};
-pub use rqs_core::BackendError as Error;
+pub use rqs_core::BackendError;
 use rqs_core::time;
 use tokio::time::Instant;
 
@@ -47,7 +47,7 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 pub const STALE_AFTER: Duration = Duration::from_secs(5);
 
 /// Result alias of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
 /// What the registry knows of one instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub fn stamp(at: DateTime<Utc>) -> String {
 ///
 /// # Contract
 /// - [`register_birth`](LifecycleRegistry::register_birth) fails with
-///   [`Error::AlreadyActive`] while a record of the same name exists without a death,
+///   [`BackendError::AlreadyActive`] while a record of the same name exists without a death,
 ///   unless it is an rqs record whose last heartbeat is older than [`STALE_AFTER`] (a
 ///   crashed instance's); otherwise it replaces any old record with a fresh birth that
 ///   expires after `ttl`. The check and the write are one atomic step. Staleness is
@@ -233,7 +233,7 @@ impl LifecycleRegistry for InMemoryLifecycleRegistry {
     async fn register_birth(&self, name: &str, at: DateTime<Utc>, ttl: Duration) -> Result<()> {
         self.with_live(|records| {
             if records.get(name).is_some_and(Entry::is_live) {
-                return Err(Error::AlreadyActive(name.to_owned()));
+                return Err(BackendError::AlreadyActive(name.to_owned()));
             }
             records.insert(
                 name.to_owned(),

@@ -4,5 +4,5 @@
 mod in_memory {
     use rqs_lifecycle::InMemoryLifecycleRegistry;
 
-    rqs_testkit::lifecycle_conformance!(paused: async { (InMemoryLifecycleRegistry::new(), (), ()) });
+    rqs_conformance::lifecycle_conformance!(paused: async { (InMemoryLifecycleRegistry::new(), (), ()) });
 }

@@ -12,9 +12,11 @@
 //! # Implementing
 //! Use the re-exported [`async_trait`](macro@async_trait) attribute (`#[rqs_lock::async_trait]`); a plain
 //! `async fn` in the impl fails with `E0195`. Then run the conformance suite:
-//! `rqs_testkit::lock_provider_conformance!` with a factory of handles (its `paused:`
+//! `rqs_conformance::lock_provider_conformance!` with a factory of handles (its `paused:`
 //! form runs on paused Tokio time, which needs tokio's `test-util` feature among your
-//! dev-dependencies).
+//! dev-dependencies; a backend that keeps leases in whole seconds declares it with
+//! `granularity = Duration::from_secs(1),` before the setup, and the suite's short leases
+//! become a second long).
 //!
 //! **Tokens.** The scheduler's token is `{name}@{birth}`: the instance name (at most
 //! [`MAX_NAME_LEN`] bytes of `[A-Za-z0-9._:-]`), `@`, and its birth time as Python prints
@@ -46,7 +48,7 @@
 //! **Errors.** A lease that is no longer this token's, for whatever reason (expired,
 //! taken by another handle, or gone with a backend session that ended), is an answer,
 //! not an error: `renew` and `release` return `Ok(false)`. Return
-//! [`Error::Unavailable`] for a failure worth retrying (the backend does not answer):
+//! [`BackendError::Unavailable`] for a failure worth retrying (the backend does not answer):
 //! the scheduler retries every 250 ms or so, and an active instance that cannot renew
 //! stops committing, and reports itself no longer the leader, when its own deadline
 //! passes. Any other error is logged and retried by a daemon, and ends a burst run.
@@ -59,11 +61,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use async_trait::async_trait;
-pub use rqs_core::BackendError as Error;
+pub use rqs_core::BackendError;
 use tokio::time::Instant;
 
 /// Result alias of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
 /// The longest instance name the scheduler accepts.
 pub const MAX_NAME_LEN: usize = 64;
@@ -79,6 +81,8 @@ pub const MAX_TOKEN_LEN: usize = MAX_NAME_LEN + 1 + 24;
 ///   (use `renew`).
 /// - [`renew`](LockProvider::renew) extends the lease to `ttl` from now only when
 ///   `token` holds it, and reports whether it did; a lease that expired cannot be renewed.
+///   A lease lost in any way (expired, taken, gone with a backend session) is
+///   `Ok(false)`, never an error.
 /// - [`release`](LockProvider::release) frees the lock only when `token` holds it, and
 ///   reports whether it did. Releasing twice is harmless.
 /// - The scheduler renews and releases through the handle that acquired; a backend may

@@ -4,7 +4,7 @@
 mod in_memory {
     use rqs_lock::InMemoryLockProvider;
 
-    rqs_testkit::lock_provider_conformance!(paused: async {
+    rqs_conformance::lock_provider_conformance!(paused: async {
         let lock = InMemoryLockProvider::new();
         (lock.clone(), lock, ())
     });
@@ -15,9 +15,22 @@ mod through_arc_dyn {
 
     use rqs_lock::{InMemoryLockProvider, LockProvider};
 
-    rqs_testkit::lock_provider_conformance!(paused: async {
+    rqs_conformance::lock_provider_conformance!(paused: async {
         let lock = InMemoryLockProvider::new();
         let first: Arc<dyn LockProvider> = Arc::new(lock.clone());
         (first, lock, ())
+    });
+}
+
+/// The suite with a declared lease granularity of whole seconds, as a backend that keeps
+/// `expires_at` in seconds would run it: the short leases become a second long.
+mod whole_seconds {
+    use std::time::Duration;
+
+    use rqs_lock::InMemoryLockProvider;
+
+    rqs_conformance::lock_provider_conformance!(paused: granularity = Duration::from_secs(1), async {
+        let lock = InMemoryLockProvider::new();
+        (lock.clone(), lock, ())
     });
 }

@@ -129,7 +129,7 @@ async fn main() {
 mod conformance {
     use super::*;
 
-    rqs_testkit::lock_provider_conformance!(paused: async {
+    rqs_conformance::lock_provider_conformance!(paused: async {
         let service = Arc::new(KvService::default());
         let handle = |service: &Arc<KvService>| KvLock {
             service: service.clone(),

@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 use rqs_core::memory::RqModel;
 use rqs_lifecycle::InMemoryLifecycleRegistry;
 use rqs_lock::InMemoryLockProvider;
-use rqs_sink::InMemoryQueueSink;
+use rqs_sink::RqQueueSink;
 use rqs_store::InMemoryJobStore;
 
 use crate::{Scheduler, SchedulerConfig};
 
-/// An in-memory store, sink, lock and registry; the store and the sink share
-/// [`model`](InMemory::model), so what the store hands off shows up in its queues.
+/// An in-memory store, lock and registry, with RQ's enqueue as the sink; the store
+/// writes to [`model`](InMemory::model), so what it hands off shows up in its queues.
 /// Clones share everything.
 #[derive(Debug, Clone, Default)]
 pub struct InMemory {
@@ -20,8 +20,8 @@ pub struct InMemory {
     pub model: Arc<Mutex<RqModel>>,
     /// The job store.
     pub store: InMemoryJobStore,
-    /// The queue sink.
-    pub sink: InMemoryQueueSink,
+    /// The queue sink (RQ's enqueue, a description the store applies).
+    pub sink: RqQueueSink,
     /// The lock.
     pub lock: InMemoryLockProvider,
     /// The lifecycle registry.
@@ -30,7 +30,7 @@ pub struct InMemory {
 
 /// A scheduler over the in-memory components.
 pub type InMemoryScheduler =
-    Scheduler<InMemoryJobStore, InMemoryQueueSink, InMemoryLockProvider, InMemoryLifecycleRegistry>;
+    Scheduler<InMemoryJobStore, RqQueueSink, InMemoryLockProvider, InMemoryLifecycleRegistry>;
 
 impl InMemory {
     /// Fresh components over an empty model.
@@ -38,7 +38,7 @@ impl InMemory {
         let model = Arc::new(Mutex::new(RqModel::new()));
         Self {
             store: InMemoryJobStore::new(model.clone()),
-            sink: InMemoryQueueSink::new(model.clone()),
+            sink: RqQueueSink::new(),
             lock: InMemoryLockProvider::new(),
             lifecycle: InMemoryLifecycleRegistry::new(),
             model,

@@ -1,27 +1,25 @@
-//! Connecting to Redis: [`RedisConnection`] (TLS, ACL users, Sentinel, reconnects) from a
-//! [`RedisConfig`], and the plain [`connect`] helper.
+//! Opening and managing connections: [`RedisConnection`] (TLS, ACL users, Sentinel,
+//! reconnects) from a [`RedisConfig`], and the plain [`connect`] helper.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::{TcpSettings, socket2};
 use redis::{
-    AsyncConnectionConfig, Client, ClientTlsConfig, Cmd, ConnectionAddr, ConnectionInfo,
-    IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError, RedisFuture, RedisResult,
-    TlsCertificates, Value,
+    Client, Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisConnectionInfo, RedisError,
+    RedisFuture, RedisResult, Value,
 };
 use tokio::sync::{Mutex, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::config::{Address, RedisConfig, SentinelOptions, check_certificates, check_private_key};
-
-/// A check of a PEM file's content: its parameter, its path, its bytes.
-type CheckPem = fn(&str, &std::path::Path, &[u8]) -> Result<(), String>;
+use crate::config::{Address, ConnectOptions, RedisConfig, SentinelOptions};
+use crate::connect_error::{ConnectError, classify, is_auth_error};
+use crate::sentinel::{Follower, ask_sentinels, watch_switch_master};
+use crate::tls::{certificates, install_tls_provider};
 
 /// A Redis connection the rqs components can clone per call and share across tasks.
 ///
@@ -32,127 +30,6 @@ type CheckPem = fn(&str, &std::path::Path, &[u8]) -> Result<(), String>;
 pub trait Conn: ConnectionLike + Clone + Send + Sync + 'static {}
 
 impl<T: ConnectionLike + Clone + Send + Sync + 'static> Conn for T {}
-
-/// Connection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectOptions {
-    /// How long to wait for any reply (redis-py's `socket_timeout`).
-    pub response_timeout: Duration,
-    /// How long to wait for a TCP connection and handshake (`socket_connect_timeout`).
-    pub connection_timeout: Duration,
-    /// Reconnect attempts before a command fails.
-    pub reconnect_retries: usize,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        Self {
-            response_timeout: Duration::from_secs(10),
-            connection_timeout: Duration::from_secs(5),
-            reconnect_retries: 2,
-        }
-    }
-}
-
-/// Why a connection could not be made. No variant ever holds a password.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The URL or connection parameters are invalid.
-    #[error("invalid Redis connection settings: {0}")]
-    InvalidSettings(#[source] RedisError),
-    /// A setting cannot be used: a certificate file that cannot be read, for instance.
-    #[error("{0}")]
-    Settings(String),
-    /// Redis did not answer.
-    #[error("cannot reach Redis at {addr}: {}", plain(source))]
-    Unreachable {
-        /// The address tried.
-        addr: String,
-        /// The underlying error.
-        #[source]
-        source: RedisError,
-    },
-    /// Redis refused the user name and password.
-    #[error(
-        "Redis at {addr} refused the password of user {user:?} (WRONGPASS): check the \
-         password, and that the user exists and is enabled"
-    )]
-    AuthenticationFailed {
-        /// The address.
-        addr: String,
-        /// The ACL user (`default` when none was given).
-        user: String,
-    },
-    /// Redis needs a password and none was given.
-    #[error("Redis at {addr} requires a password (NOAUTH): {detail}")]
-    PasswordRequired {
-        /// The address.
-        addr: String,
-        /// What to do.
-        detail: String,
-    },
-    /// The TLS handshake failed.
-    #[error("TLS connection to Redis at {addr} failed: {problem}")]
-    Tls {
-        /// The address.
-        addr: String,
-        /// What was wrong, the certificate problem in plain words.
-        problem: String,
-    },
-    /// The server is a read-only replica: rqs must talk to the master.
-    #[error(
-        "Redis at {addr} is a read-only replica{}: point rqs at the master, or let it find \
-         the master through Sentinel (--sentinel); nothing was written",
-        master.as_ref().map(|m| format!(" of {m}")).unwrap_or_default()
-    )]
-    ReadOnlyReplica {
-        /// The address.
-        addr: String,
-        /// Its master, as it reports it.
-        master: Option<String>,
-    },
-    /// No sentinel named a reachable master.
-    #[error("no sentinel could name a master called {master:?}: {details}")]
-    NoMaster {
-        /// The master name asked for.
-        master: String,
-        /// What each sentinel answered.
-        details: String,
-    },
-}
-
-/// An error's text without the repetitions the redis crate's nesting adds
-/// ("refused: refused: refused").
-fn plain(e: &RedisError) -> String {
-    let text = e.to_string();
-    let mut parts: Vec<&str> = Vec::new();
-    for part in text.split(": ") {
-        if parts.last() != Some(&part) {
-            parts.push(part);
-        }
-    }
-    parts.join(": ")
-}
-
-impl ConnectError {
-    /// Whether the settings are wrong (rather than the server or the network): a bad
-    /// URL, an unreadable file.
-    pub fn is_settings(&self) -> bool {
-        matches!(
-            self,
-            ConnectError::InvalidSettings(_) | ConnectError::Settings(_)
-        )
-    }
-}
-
-/// Makes rustls use the `ring` crypto provider, unless the process chose one already.
-/// Called by [`RedisConnection::connect`] for TLS; binaries may call it at start.
-pub fn install_tls_provider() {
-    // An error means a provider is installed already: keep it.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// Opens a reconnecting connection and checks that the server answers `PING`.
 ///
@@ -241,53 +118,9 @@ fn client_for(config: &RedisConfig, address: &Address) -> Result<Client, Connect
     else {
         return Client::open(info).map_err(ConnectError::InvalidSettings);
     };
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| {
-            ConnectError::Settings(format!("cannot read {what} {}: {e}", path.display()))
-        })
-    };
-    // A file that is there but holds no usable PEM is bad settings, like a missing one.
-    let checked = |what: &str, path, bytes: &[u8], check: CheckPem| {
-        check(what, path, bytes).map_err(ConnectError::Settings)
-    };
-    let root_cert = match tls.ca_certs.as_deref() {
-        Some(path) => {
-            let pem = read("ssl_ca_certs", path)?;
-            checked("ssl_ca_certs", path, &pem, check_certificates)?;
-            Some(pem)
-        }
-        None => None,
-    };
-    let client_tls = match (&tls.certfile, &tls.keyfile) {
-        (Some(cert), key) => {
-            let client_cert = read("ssl_certfile", cert)?;
-            checked("ssl_certfile", cert, &client_cert, check_certificates)?;
-            let client_key = match key {
-                Some(key) => read("ssl_keyfile", key)?,
-                None => client_cert.clone(),
-            };
-            let (param, path) = key
-                .as_ref()
-                .map_or(("ssl_certfile", cert), |k| ("ssl_keyfile", k));
-            checked(param, path, &client_key, check_private_key)?;
-            Some(ClientTlsConfig {
-                client_cert,
-                client_key,
-            })
-        }
-        (None, Some(_)) => {
-            return Err(ConnectError::Settings(
-                "ssl_keyfile needs ssl_certfile (the client certificate) too".into(),
-            ));
-        }
-        (None, None) => None,
-    };
-    let certificates = TlsCertificates {
-        client_tls,
-        root_cert,
-    };
+    let certs = certificates(tls).map_err(ConnectError::Settings)?;
     let settings = |e: RedisError| ConnectError::Settings(format!("TLS settings: {e}"));
-    let client = Client::build_with_tls(info, certificates).map_err(settings)?;
+    let client = Client::build_with_tls(info, certs).map_err(settings)?;
     if tls.cert_reqs.verifies() && !tls.check_hostname {
         let mut addr = client.get_connection_info().addr().clone();
         addr.set_danger_accept_invalid_hostnames(true);
@@ -295,119 +128,6 @@ fn client_for(config: &RedisConfig, address: &Address) -> Result<Client, Connect
         return Client::open(info).map_err(settings);
     }
     Ok(client)
-}
-
-/// The certificate problem in a TLS error, in plain words.
-fn tls_problem(text: &str) -> Option<String> {
-    let known = [
-        (
-            "UnknownIssuer",
-            "the server's certificate is not signed by a trusted CA (UnknownIssuer): give \
-             its CA with ssl_ca_certs=/path/ca.pem, or skip verification with \
-             ssl_cert_reqs=none",
-        ),
-        (
-            "not valid for name",
-            "the server's certificate does not name the host connected to \
-             (NotValidForName): connect by a name the certificate holds, or skip this \
-             check with ssl_check_hostname=false",
-        ),
-        ("Expired", "the server's certificate has expired (Expired)"),
-        (
-            "NotValidYet",
-            "the server's certificate is not valid yet (NotValidYet): check the clocks",
-        ),
-        (
-            "BadSignature",
-            "the server's certificate has a bad signature (BadSignature)",
-        ),
-        ("Revoked", "the server's certificate is revoked (Revoked)"),
-        (
-            "CertificateRequired",
-            "the server requires a client certificate (CertificateRequired): give one \
-             with ssl_certfile and ssl_keyfile",
-        ),
-        (
-            "alert: UnknownCA",
-            "the server does not trust our client certificate (UnknownCA)",
-        ),
-        (
-            "alert: BadCertificate",
-            "the server refused our client certificate (BadCertificate)",
-        ),
-        (
-            "InvalidContentType",
-            "the server did not answer with TLS: is this its TLS port?",
-        ),
-        (
-            "CaUsedAsEndEntity",
-            "the server's certificate is a CA certificate, as a self-signed one made with \
-             `openssl req -x509` is (CaUsedAsEndEntity): give the server a certificate \
-             issued by a CA and that CA with ssl_ca_certs, or skip verification with \
-             ssl_cert_reqs=none",
-        ),
-        (
-            "UnsupportedCertVersion",
-            "the server's certificate is not an X.509 v3 certificate \
-             (UnsupportedCertVersion): issue it again as v3",
-        ),
-    ];
-    if let Some((_, words)) = known.iter().find(|(k, _)| text.contains(k)) {
-        return Some((*words).to_owned());
-    }
-    let lower = text.to_ascii_lowercase();
-    (lower.contains("invalid peer certificate")
-        || lower.contains("received fatal alert")
-        || lower.contains("tls"))
-    .then(|| format!("TLS error: {}", unwrap_debug(text)))
-}
-
-/// `Other(OtherError(Name))`, rustls's debug form of a certificate error it has no
-/// variant for, as `Name`.
-fn unwrap_debug(text: &str) -> String {
-    let mut text = text.to_owned();
-    for wrapper in ["Other(OtherError(", "OtherError("] {
-        while let Some(start) = text.find(wrapper) {
-            let inner = start + wrapper.len();
-            let depth = wrapper.matches('(').count();
-            match text[inner..].find(&")".repeat(depth)) {
-                Some(end) => {
-                    text.replace_range(inner + end..inner + end + depth, "");
-                    text.replace_range(start..inner, "");
-                }
-                None => break,
-            }
-        }
-    }
-    text
-}
-
-/// A connection error as a [`ConnectError`] that says what to do.
-fn classify(e: RedisError, address: &Address, config: &RedisConfig) -> ConnectError {
-    let addr = address.to_string();
-    let text = e.to_string();
-    if config.tls.is_some()
-        && let Some(problem) = tls_problem(&text)
-    {
-        return ConnectError::Tls { addr, problem };
-    }
-    if e.kind() == redis::ErrorKind::AuthenticationFailed || text.contains("WRONGPASS") {
-        let user = config.username.clone().unwrap_or_else(|| "default".into());
-        return ConnectError::AuthenticationFailed { addr, user };
-    }
-    if text.contains("NOAUTH") {
-        return ConnectError::PasswordRequired {
-            addr,
-            detail: "give it with -P, --password-file, RQ_REDIS_PASSWORD or the URL".into(),
-        };
-    }
-    if text.contains("without any password configured") {
-        return ConnectError::Settings(format!(
-            "a password was given but Redis at {addr} has none for the default user: \
-             leave the password out, or give the ACL user it belongs to"
-        ));
-    }
-    ConnectError::Unreachable { addr, source: e }
 }
 
 /// What `ROLE` says: `None` for a master (or when `ROLE` is not allowed), else the
@@ -747,129 +467,11 @@ impl Shared {
     }
 }
 
-/// Whether Redis refused the credentials: a password rotated on the server before (or
-/// after) the client's, or a user disabled for a moment.
-fn is_auth_error(e: &RedisError) -> bool {
-    e.kind() == redis::ErrorKind::AuthenticationFailed
-        || matches!(e.code(), Some("WRONGPASS" | "NOAUTH"))
-        || e.to_string().contains("WRONGPASS")
-}
-
-/// Asks each sentinel in turn for the master's address.
-async fn ask_sentinels(
-    sentinel: &SentinelOptions,
-    options: &ConnectOptions,
-) -> Result<Address, String> {
-    let mut problems = Vec::new();
-    for (host, port) in &sentinel.nodes {
-        match ask_sentinel(sentinel, host, *port, options).await {
-            Ok(Some(address)) => return Ok(address),
-            Ok(None) => problems.push(format!("{host}:{port} knows no such master")),
-            Err(e) => problems.push(format!("{host}:{port}: {e}")),
-        }
+impl Follower for Shared {
+    async fn follow(&self, master: Address) {
+        let generation = self.current().generation;
+        self.find_master(generation, Some(master), false).await;
     }
-    Err(problems.join("; "))
-}
-
-fn sentinel_client(sentinel: &SentinelOptions, host: &str, port: u16) -> RedisResult<Client> {
-    let mut redis = RedisConnectionInfo::default();
-    if let Some(user) = &sentinel.username {
-        redis = redis.set_username(user);
-    }
-    if let Some(password) = &sentinel.password {
-        redis = redis.set_password(password.expose());
-    }
-    let info: ConnectionInfo = ConnectionAddr::Tcp(host.to_owned(), port)
-        .into_connection_info()?
-        .set_redis_settings(redis);
-    Client::open(info)
-}
-
-async fn ask_sentinel(
-    sentinel: &SentinelOptions,
-    host: &str,
-    port: u16,
-    options: &ConnectOptions,
-) -> RedisResult<Option<Address>> {
-    let client = sentinel_client(sentinel, host, port)?;
-    // A sentinel that hangs must not hold up the others for long.
-    let wait = options.connection_timeout.min(Duration::from_secs(2));
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(wait))
-        .set_response_timeout(Some(wait));
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await?;
-    let reply: Option<(String, u16)> = redis::cmd("SENTINEL")
-        .arg("get-master-addr-by-name")
-        .arg(&sentinel.master)
-        .query_async(&mut conn)
-        .await?;
-    Ok(reply.map(|(host, port)| Address::Tcp { host, port }))
-}
-
-/// Follows `+switch-master` announcements of any sentinel, until the connection is
-/// dropped.
-async fn watch_switch_master(
-    shared: Weak<Shared>,
-    sentinel: SentinelOptions,
-    mut stopped: watch::Receiver<()>,
-) {
-    loop {
-        for (host, port) in &sentinel.nodes {
-            let listened = tokio::select! {
-                r = listen(&shared, &sentinel, host, *port) => r,
-                _ = stopped.changed() => return,
-            };
-            if let Err(e) = listened {
-                debug!(sentinel = %format!("{host}:{port}"), error = %e, "cannot listen to this sentinel");
-            }
-            if shared.strong_count() == 0 {
-                return;
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stopped.changed() => return,
-        }
-    }
-}
-
-async fn listen(
-    shared: &Weak<Shared>,
-    sentinel: &SentinelOptions,
-    host: &str,
-    port: u16,
-) -> RedisResult<()> {
-    let client = sentinel_client(sentinel, host, port)?;
-    let mut pubsub = tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub())
-        .await
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
-    pubsub.subscribe("+switch-master").await?;
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
-        let payload: String = message.get_payload()?;
-        // "<master name> <old ip> <old port> <new ip> <new port>"
-        let fields: Vec<&str> = payload.split(' ').collect();
-        let [name, _, _, host, port] = fields[..] else {
-            continue;
-        };
-        if name != sentinel.master {
-            continue;
-        }
-        let Ok(port) = port.parse() else { continue };
-        let Some(shared) = shared.upgrade() else {
-            return Ok(());
-        };
-        let address = Address::Tcp {
-            host: host.to_owned(),
-            port,
-        };
-        debug!(%address, "a sentinel announced a new master");
-        let generation = shared.current().generation;
-        shared.find_master(generation, Some(address), false).await;
-    }
-    Ok(())
 }
 
 impl ConnectionLike for RedisConnection {
@@ -890,29 +492,5 @@ impl ConnectionLike for RedisConnection {
 
     fn get_db(&self) -> i64 {
         self.shared.config.db
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn certificate_problems_in_plain_words() {
-        let unknown = tls_problem("invalid peer certificate: UnknownIssuer").unwrap();
-        assert!(unknown.contains("not signed by a trusted CA"), "{unknown}");
-        let name = tls_problem(
-            "invalid peer certificate: certificate not valid for name \"h\"; certificate is only valid for DnsName(\"x\")",
-        )
-        .unwrap();
-        assert!(name.contains("ssl_check_hostname=false"), "{name}");
-        assert_eq!(tls_problem("connection refused"), None);
-        let own =
-            tls_problem("invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))").unwrap();
-        assert!(own.contains("is a CA certificate"), "{own}");
-        assert!(!own.contains("OtherError"), "{own}");
-        let other =
-            tls_problem("invalid peer certificate: Other(OtherError(SomethingNew))").unwrap();
-        assert_eq!(other, "TLS error: invalid peer certificate: SomethingNew");
     }
 }

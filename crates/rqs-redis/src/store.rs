@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use redis::Cmd;
 use rqs_core::QueueName;
-use rqs_core::fast::{FastHandOff as Handed, FastLane, FastPass};
+use rqs_core::fast::{FastHandOff, FastLane, FastPass};
 use rqs_core::handoff::Action;
 use rqs_core::memory::Quarantined;
 use rqs_core::plan::MAX_META_BYTES;
@@ -13,7 +13,7 @@ use rqs_core::{
     BackendError as Error, HANDOFF_FIELDS, HandOff, JobHash, JobId, MetaGuard, Outcome,
     QuarantineKind, ScheduledJob, keys,
 };
-use rqs_store::{FastHandOff, JobAdmin, JobStore, Page, Result};
+use rqs_store::{FastLaneStore, JobAdmin, JobStore, Page, Result};
 
 use crate::Conn;
 use crate::error::{RedisResultExt, query};
@@ -345,7 +345,7 @@ impl<C: Conn> JobAdmin for RedisJobStore<C> {
 }
 
 #[async_trait]
-impl<C: Conn> FastHandOff for RedisJobStore<C> {
+impl<C: Conn> FastLaneStore for RedisJobStore<C> {
     async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass> {
         let mut cmd = FAST_LANE.cmd(&[keys::SCHEDULED_JOBS, keys::QUEUES]);
         cmd.arg(lane.until)
@@ -394,7 +394,7 @@ impl<C: Conn> FastHandOff for RedisJobStore<C> {
             let score = parse_score(&bytes(score)?)?;
             let queue = QueueName::new(bytes(queue)?);
             for _ in 0..int(len)? {
-                handed.push(Handed {
+                handed.push(FastHandOff {
                     job_id: JobId::new(bytes(ids.next().ok_or_else(bad)?)?),
                     score,
                     queue: queue.clone(),

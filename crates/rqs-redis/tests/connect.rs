@@ -422,13 +422,13 @@ async fn permission_errors_name_the_command_and_the_key() {
         .await
         .unwrap();
     let store = rqs_redis::RedisJobStore::new(conn.clone());
-    let job = rqs_testkit::conformance::client_job("default");
+    let job = rqs_testkit::client_job("default");
     store.schedule(&"j1".into(), &job, 1.0).await.unwrap();
     let due = store.due(10.0, 0, 10).await.unwrap();
     let batch: Vec<_> = due
         .iter()
         .map(|j| {
-            let sink = rqs_redis::RedisQueueSink::new(conn.clone());
+            let sink = rqs_sink::RqQueueSink::new();
             let now = chrono::Utc::now();
             rqs_core::plan::decide(j, now, &rqs_core::plan::LocalZone::System, |j| {
                 rqs_sink::QueueSink::prepare(&sink, j, now)

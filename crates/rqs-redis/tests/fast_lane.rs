@@ -12,14 +12,15 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
-use rqs_core::fast::{FastLane, FastPass};
+use rqs_core::fast::{FastLane, FastPass, PlainEnqueue};
 use rqs_core::{JobHash, JobId};
 use rqs_lifecycle::InMemoryLifecycleRegistry;
 use rqs_lock::InMemoryLockProvider;
 use rqs_orchestrator::{Clock, Scheduler, SchedulerConfig};
 use rqs_redis::redis::aio::ConnectionManager;
-use rqs_redis::{RedisJobStore, RedisQueueSink, redis};
-use rqs_store::{FastHandOff, JobAdmin, async_trait};
+use rqs_redis::{RedisJobStore, redis};
+use rqs_sink::RqQueueSink;
+use rqs_store::{FastLaneStore, HandOff, JobAdmin, JobStore, Outcome, ScheduledJob, async_trait};
 use rqs_testkit::RedisServer;
 use rqs_testkit::meta::{PyValue, pickled_dict};
 
@@ -59,7 +60,28 @@ impl Counting {
 }
 
 #[async_trait]
-impl FastHandOff for Counting {
+impl JobStore for Counting {
+    async fn due(
+        &self,
+        until: f64,
+        offset: usize,
+        limit: usize,
+    ) -> rqs_store::Result<Vec<ScheduledJob>> {
+        self.inner.due(until, offset, limit).await
+    }
+    async fn next_due(&self) -> rqs_store::Result<Option<f64>> {
+        self.inner.next_due().await
+    }
+    async fn count(&self, until: Option<f64>) -> rqs_store::Result<u64> {
+        self.inner.count(until).await
+    }
+    async fn commit(&self, batch: &[HandOff]) -> rqs_store::Result<Vec<Outcome>> {
+        self.inner.commit(batch).await
+    }
+}
+
+#[async_trait]
+impl FastLaneStore for Counting {
     async fn fast_pass(&self, lane: &FastLane) -> rqs_store::Result<FastPass> {
         let before: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
             .arg(rqs_core::keys::SCHEDULED_JOBS)
@@ -231,22 +253,35 @@ async fn seed(conn: &ConnectionManager, jobs: &[Job], dep_finished: bool, odd_qu
 /// Runs a burst; with `fast`, through the fast lane, returning the jobs it reported
 /// with a wrong score.
 async fn run(conn: &ConnectionManager, fast: Option<Arc<AtomicUsize>>) -> Vec<String> {
-    let store = RedisJobStore::new(conn.clone());
-    let mut scheduler = Scheduler::new(
-        store.clone(),
-        RedisQueueSink::new(conn.clone()),
+    let config = SchedulerConfig::new("diff").burst(true).batch_size(3);
+    let Some(handed) = fast else {
+        Scheduler::new(
+            RedisJobStore::new(conn.clone()),
+            RqQueueSink::new(),
+            InMemoryLockProvider::new(),
+            InMemoryLifecycleRegistry::new(),
+            config,
+        )
+        .with_clock(Arc::new(Fixed))
+        .run(std::future::pending())
+        .await
+        .unwrap();
+        return Vec::new();
+    };
+    let counting = Counting::new(conn, handed);
+    let wrong = counting.wrong_scores.clone();
+    Scheduler::new(
+        counting,
+        RqQueueSink::new(),
         InMemoryLockProvider::new(),
         InMemoryLifecycleRegistry::new(),
-        SchedulerConfig::new("diff").burst(true).batch_size(3),
+        config,
     )
-    .with_clock(Arc::new(Fixed));
-    let mut wrong = Arc::default();
-    if let Some(handed) = fast {
-        let counting = Counting::new(conn, handed);
-        wrong = counting.wrong_scores.clone();
-        scheduler = scheduler.with_fast_lane(Arc::new(counting));
-    }
-    scheduler.run(std::future::pending()).await.unwrap();
+    .with_clock(Arc::new(Fixed))
+    .with_fast_lane()
+    .run(std::future::pending())
+    .await
+    .unwrap();
     std::mem::take(&mut *wrong.lock().unwrap())
 }
 
@@ -462,7 +497,14 @@ fn a_window_after_skipped_jobs_reports_each_score() {
     let handed = rt.block_on(async {
         let conn = server.connection().await;
         seed(&conn, &jobs, true, false).await;
-        let lane = FastLane::at(now(), 2, 5, 180);
+        let lane = FastLane::at(
+            now(),
+            2,
+            5,
+            PlainEnqueue {
+                default_timeout: 180,
+            },
+        );
         RedisJobStore::new(conn).fast_pass(&lane).await.unwrap()
     });
     let got: Vec<(String, f64)> = handed

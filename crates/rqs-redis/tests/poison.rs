@@ -3,16 +3,16 @@
 //! and the rest of the batch must go on.
 
 use chrono::{TimeZone, Utc};
+use rqs_conformance::Probe;
 use rqs_core::plan::{LocalZone, decide};
 use rqs_core::{
     Action, BackendError, Enqueue, EnqueueOptions, HandOff, JobId, Outcome, QuarantineKind,
 };
 use rqs_redis::redis::aio::ConnectionManager;
-use rqs_redis::{RedisJobStore, RedisQueueSink, redis};
-use rqs_sink::QueueSink;
+use rqs_redis::{RedisJobStore, redis};
 use rqs_store::{JobAdmin, JobStore};
-use rqs_testkit::conformance::{client_job, client_job_with};
-use rqs_testkit::{Probe, RedisProbe, RedisServer};
+use rqs_testkit::{RedisProbe, RedisServer};
+use rqs_testkit::{client_job, client_job_with};
 
 async fn setup() -> (
     RedisJobStore<ConnectionManager>,
@@ -305,31 +305,6 @@ async fn batch_reads_are_bounded_by_bytes() {
     assert!(head[0].oversized.unwrap() > rqs_core::plan::MAX_META_BYTES);
     assert_eq!(head[0].hash.as_ref().unwrap().get("meta"), None);
     assert!(head[0].hash.as_ref().unwrap().has_data());
-}
-
-#[tokio::test]
-async fn a_wrong_typed_queue_is_rejected_by_the_sink_without_writes() {
-    let server = RedisServer::start();
-    let conn = server.connection().await;
-    let (sink, probe) = (
-        RedisQueueSink::new(conn.clone()),
-        RedisProbe::new(conn.clone()),
-    );
-    set(&conn, "rq:queue:broken", "x").await;
-    let hash = client_job("broken");
-    let fields: Vec<(&str, &[u8])> = hash.iter().collect();
-    probe.write_job("j", &fields).await;
-    let job = rqs_core::ScheduledJob::new("j", 1.0, Some(hash.projection()));
-    let err = sink
-        .enqueue(&sink.prepare(&job, now()).unwrap())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, BackendError::Rejected(m) if m.contains("rq:queue:broken is a string")),
-        "{err:?}"
-    );
-    assert_eq!(probe.job("j").await.unwrap().status(), Some("scheduled"));
-    assert!(probe.known_queues().await.is_empty());
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 //! A backend for the scheduler implements [`JobStore`]: four methods. Write it with the
 //! re-exported [`async_trait`](macro@async_trait) attribute (`#[rqs_store::async_trait]`): the traits are
 //! dyn-compatible, so `async fn` in them must be boxed, and a plain `async fn` fails with
-//! `E0195`. The conformance suite in `rqs-testkit` (`job_store_conformance!`) turns each
+//! `E0195`. The conformance suite in `rqs-conformance` (`job_store_conformance!`) turns each
 //! sentence of the contract into a test; run it against your implementation.
 //!
 //! The scheduler calls, on the active instance only:
@@ -19,25 +19,34 @@
 //! - [`commit`](JobStore::commit) once per batch read;
 //! - [`count`](JobStore::count) when the instance becomes active, for its log line.
 //!
-//! Errors are [`Error`] (one type shared by every component). Return
-//! [`Error::Unavailable`] for a failure worth retrying (a lost connection, a timeout):
+//! Errors are [`BackendError`] (one type shared by every component). Return
+//! [`BackendError::Unavailable`] for a failure worth retrying (a lost connection, a timeout):
 //! the scheduler retries it every 250 ms or so until the backend answers. Any other error
 //! is logged and retried by a daemon with a growing backoff, and ends a burst run.
 //!
 //! # Wrappers
 //! A wrapper (for metrics, tracing, fault injection) holds an inner store and implements
 //! the same trait, forwarding each method; `tests/e2e` has one that pauses commits. Every
-//! type the traits name is re-exported here, so a wrapper needs no other rqs crate:
+//! type the traits name is re-exported here, so a wrapper needs no other rqs crate.
+//!
+//! A scheduler with the fast lane on hands jobs over through two methods: `commit` for
+//! the ones that needed a decision, [`FastLaneStore::fast_pass`] for the others. A
+//! wrapper that forwards both sees every hand-off; one that implements only [`JobStore`]
+//! cannot be given the fast lane (`Scheduler::with_fast_lane` needs `FastLaneStore`), so
+//! every hand-off then goes through its `commit`:
 //!
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //!
-//! use rqs_store::{HandOff, JobStore, Outcome, Result, ScheduledJob, async_trait};
+//! use rqs_store::{
+//!     FastLane, FastLaneStore, FastPass, HandOff, JobStore, Outcome, Result, ScheduledJob,
+//!     async_trait,
+//! };
 //!
-//! /// Counts the hand-offs committed through it.
+//! /// Counts the jobs handed over through it.
 //! struct Counting<S> {
 //!     inner: S,
-//!     committed: AtomicUsize,
+//!     handed: AtomicUsize,
 //! }
 //!
 //! #[async_trait]
@@ -52,13 +61,25 @@
 //!         self.inner.count(until).await
 //!     }
 //!     async fn commit(&self, batch: &[HandOff]) -> Result<Vec<Outcome>> {
-//!         self.committed.fetch_add(batch.len(), Ordering::Relaxed);
-//!         self.inner.commit(batch).await
+//!         let outcomes = self.inner.commit(batch).await?;
+//!         let handed = outcomes.iter().filter(|o| matches!(o, Outcome::Pushed | Outcome::Deferred));
+//!         self.handed.fetch_add(handed.count(), Ordering::Relaxed);
+//!         Ok(outcomes)
 //!     }
 //! }
 //!
-//! let store = Counting { inner: rqs_store::InMemoryJobStore::default(), committed: AtomicUsize::new(0) };
-//! # let _ = store.committed.load(Ordering::Relaxed);
+//! // Forwarded too, so a composition with this wrapper keeps the fast lane.
+//! #[async_trait]
+//! impl<S: FastLaneStore> FastLaneStore for Counting<S> {
+//!     async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass> {
+//!         let pass = self.inner.fast_pass(lane).await?;
+//!         self.handed.fetch_add(pass.handed.len(), Ordering::Relaxed);
+//!         Ok(pass)
+//!     }
+//! }
+//!
+//! let store = Counting { inner: rqs_store::InMemoryJobStore::default(), handed: AtomicUsize::new(0) };
+//! # let _ = store.handed.load(Ordering::Relaxed);
 //! ```
 
 use std::sync::Arc;
@@ -66,17 +87,17 @@ use std::sync::Arc;
 pub use async_trait::async_trait;
 // Every type the traits' signatures name, so that a wrapper or a backend needs only
 // this crate.
-pub use rqs_core::fast::{FastLane, FastPass};
+pub use rqs_core::fast::{FastHandOff, FastLane, FastPass, MetaPlan};
 pub use rqs_core::memory::Quarantined;
 pub use rqs_core::{Action, HandOff, JobHash, Outcome, ScheduledJob};
-pub use rqs_core::{BackendError as Error, JobId};
+pub use rqs_core::{BackendError, JobId};
 
 mod memory;
 
 pub use memory::InMemoryJobStore;
 
 /// Result alias of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
 /// A page of the schedule: `length` entries after skipping `offset`, as
 /// `Scheduler.get_jobs(offset=…, length=…)` takes them.
@@ -139,10 +160,10 @@ pub trait JobStore: Send + Sync {
 /// - [`cancel`](JobAdmin::cancel) removes a job from the schedule and leaves its hash, as
 ///   rq-scheduler's `cancel` does; cancelling twice is harmless.
 /// - [`change_execution_time`](JobAdmin::change_execution_time) moves a scheduled job
-///   atomically and fails with [`Error::NotScheduled`] for an unscheduled one.
+///   atomically and fails with [`BackendError::NotScheduled`] for an unscheduled one.
 /// - [`release`](JobAdmin::release) puts a quarantined job back in the schedule (at the
 ///   given score, else at the score it had) and removes its quarantine record, in one
-///   step; it fails with [`Error::NotQuarantined`] for a job that is not quarantined.
+///   step; it fails with [`BackendError::NotQuarantined`] for a job that is not quarantined.
 #[async_trait]
 pub trait JobAdmin: JobStore {
     /// Writes a job hash and schedules it at `score`.
@@ -171,28 +192,34 @@ pub trait JobAdmin: JobStore {
 }
 
 /// A store that can run the fast lane ([`rqs_core::fast`]): hand over, in the same
-/// atomic step as the read, the due jobs that need no decision.
+/// atomic step as the read, the due jobs that need no decision. It is the store's half of
+/// the fast lane; the sink's half is `rqs_sink::FastLaneSink`, which says what a plain
+/// job's enqueue writes. The scheduler's `with_fast_lane` exists only for a composition
+/// whose store and sink both implement their half.
 ///
 /// # Contract
-/// - [`fast_pass`](FastHandOff::fast_pass) reads the due jobs of the window in
+/// - [`fast_pass`](FastLaneStore::fast_pass) reads the due jobs of the window in
 ///   schedule order (skipping `offset`, at most `limit`) and hands over each one that
-///   qualifies exactly as the ordinary path would: queue push, `status`, `enqueued_at`,
-///   the default timeout when the job has none, the planned meta and next score. It
-///   stops before the first job that does not qualify and reports `stopped`. The whole
-///   window is one atomic step; nothing is written for a job it did not hand over.
-/// - A job qualifies when its hash has `data` and a non-empty `origin`, its `status`
-///   is not `deferred`, it has no (or an empty) `ttl`, `enqueue_at_front`,
-///   `dependency_ids` and `dependency_id`, its `meta` is absent or empty or equal to
-///   one of the window's [`MetaPlan`](rqs_core::fast::MetaPlan)s, and every key its
-///   hand-off writes has the right type.
+///   qualifies exactly as [`commit`](JobStore::commit) would with the sink's plain
+///   enqueue: queue push at the tail, `status=queued`, the window's `enqueued_at`, its
+///   default timeout when the job has none, the planned meta and next score. It stops
+///   before the first job that does not qualify and reports `stopped`. The whole window
+///   is one atomic step; nothing is written for a job it did not hand over. Every job
+///   handed over is in the reply, in order.
+/// - A job qualifies (is *plain*) when its hash has `data` and a non-empty `origin`, its
+///   `status` is not `deferred`, it has no (or an empty) `ttl`, `enqueue_at_front`,
+///   `dependency_ids` and `dependency_id`, its `meta` is absent or empty or equal to one
+///   of the window's [`MetaPlan`]s, and every key its hand-off writes has the right type.
 /// - Two windows may be in flight at once: the scheduler sends the next one before the
 ///   reply to the last is in. Each must stand alone (atomic, reading the schedule as it
 ///   is when it runs), so either order of running them leaves every job handed over
 ///   once and the queues in schedule order.
 ///
-/// Optional: the scheduler uses it when given one (`Scheduler::with_fast_lane`).
+/// A wrapper forwards [`fast_pass`](FastLaneStore::fast_pass) as it forwards
+/// [`commit`](JobStore::commit): between them, it sees every hand-off. A wrapper that
+/// does not implement this trait keeps its composition on the ordinary path.
 #[async_trait]
-pub trait FastHandOff: Send + Sync + std::fmt::Debug {
+pub trait FastLaneStore: JobStore {
     /// Runs one window of the fast lane.
     async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass>;
 }
@@ -247,6 +274,20 @@ macro_rules! forward {
 
 forward!(Arc<T>, Box<T>, &T);
 
+macro_rules! forward_fast_lane {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: FastLaneStore + ?Sized> FastLaneStore for $ty {
+            async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass> {
+                (**self).fast_pass(lane).await
+            }
+        }
+    )*};
+}
+
+forward_fast_lane!(Arc<T>, Box<T>, &T);
+
 // Both traits must stay usable as trait objects.
 const _: Option<&dyn JobStore> = None;
 const _: Option<&dyn JobAdmin> = None;
+const _: Option<&dyn FastLaneStore> = None;

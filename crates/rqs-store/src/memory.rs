@@ -6,10 +6,10 @@ use async_trait::async_trait;
 use rqs_core::memory::{Quarantined, RqModel};
 use rqs_core::{HandOff, JobHash, JobId, Outcome, ScheduledJob};
 
-use crate::{Error, JobAdmin, JobStore, Page, Result};
+use crate::{BackendError, JobAdmin, JobStore, Page, Result};
 
-/// A job store kept in memory, sharing its [`RqModel`] with other in-memory components
-/// (an `InMemoryQueueSink` on the same model sees the jobs this store hands off).
+/// A job store kept in memory, in an [`RqModel`] that can be shared (a test reads the
+/// queues this store hands jobs off to from the same model).
 #[derive(Debug, Clone, Default)]
 pub struct InMemoryJobStore {
     model: Arc<Mutex<RqModel>>,
@@ -82,7 +82,7 @@ impl JobAdmin for InMemoryJobStore {
     async fn change_execution_time(&self, id: &JobId, score: f64) -> Result<()> {
         let mut model = self.lock();
         if model.score(id).is_none() {
-            return Err(Error::NotScheduled(id.clone()));
+            return Err(BackendError::NotScheduled(id.clone()));
         }
         model.set_score(id, score);
         Ok(())
@@ -95,6 +95,6 @@ impl JobAdmin for InMemoryJobStore {
     async fn release(&self, id: &JobId, score: Option<f64>) -> Result<f64> {
         self.lock()
             .release(id, score)
-            .ok_or_else(|| Error::NotQuarantined(id.clone()))
+            .ok_or_else(|| BackendError::NotQuarantined(id.clone()))
     }
 }

@@ -2,8 +2,8 @@
 //! through `Arc<dyn JobAdmin>` (the Redis store runs them in `rqs-redis`).
 
 mod in_memory {
+    use rqs_conformance::ModelProbe;
     use rqs_store::InMemoryJobStore;
-    use rqs_testkit::ModelProbe;
 
     async fn setup() -> (InMemoryJobStore, ModelProbe, ()) {
         let store = InMemoryJobStore::default();
@@ -11,10 +11,10 @@ mod in_memory {
         (store, probe, ())
     }
 
-    rqs_testkit::job_store_conformance!(setup());
+    rqs_conformance::job_store_conformance!(setup());
 
     mod admin {
-        rqs_testkit::job_admin_conformance!(super::setup());
+        rqs_conformance::job_admin_conformance!(super::setup());
     }
 }
 
@@ -22,8 +22,8 @@ mod in_memory {
 mod through_arc_dyn {
     use std::sync::Arc;
 
+    use rqs_conformance::ModelProbe;
     use rqs_store::{InMemoryJobStore, JobAdmin};
-    use rqs_testkit::ModelProbe;
 
     async fn setup() -> (Arc<dyn JobAdmin>, ModelProbe, ()) {
         let store = InMemoryJobStore::default();
@@ -31,9 +31,9 @@ mod through_arc_dyn {
         (Arc::new(store), probe, ())
     }
 
-    rqs_testkit::job_store_conformance!(setup());
+    rqs_conformance::job_store_conformance!(setup());
 
     mod admin {
-        rqs_testkit::job_admin_conformance!(super::setup());
+        rqs_conformance::job_admin_conformance!(super::setup());
     }
 }

@@ -7,22 +7,18 @@
 //! - [`RedisSentinel`]: a private Redis Sentinel watching such a server;
 //! - [`PostgresServer`]: a private PostgreSQL server per test (its own `initdb` cluster on a
 //!   free loopback port), for backends of the component traits that live in PostgreSQL;
-//! - [`Probe`], [`RedisProbe`], [`ModelProbe`]: look at RQ state whatever the backend;
-//! - [`conformance`]: one suite per component trait and the macros that run them;
+//! - [`RedisProbe`]: the conformance suites' [`Probe`](rqs_conformance::Probe) over Redis
+//!   (the suites themselves are in `rqs-conformance`);
+//! - [`client_job`], [`client_job_with`]: job hashes as rq-scheduler's client writes them;
 //! - [`python`]: pinned Python environments (rq, rq-scheduler) cached under `target/`;
 //! - [`meta`]: pickled meta dicts for tests.
 //!
 //! The `redis` feature adds what talks to Redis (connections to a [`RedisServer`],
-//! `RedisProbe`); without it the crate needs no Redis client, so the trait crates can run
-//! the conformance suites against their in-memory implementations without one.
+//! `RedisProbe`); without it the crate needs no Redis client.
 //!
-//! The conformance macros expand into `#[tokio::test]` functions: the crate that uses
-//! them needs `tokio` with the `macros` and `rt` features among its dev-dependencies
-//! (and `test-util` for the `paused:` variants).
-//!
-//! This crate is test support, not a stable API.
+//! This crate is rqs's own test support, not a stable API; the conformance suites, which
+//! other implementations run, are in `rqs-conformance`.
 
-pub mod conformance;
 pub mod meta;
 pub mod netns;
 mod postgres;
@@ -35,6 +31,6 @@ pub mod tls;
 pub use postgres::PostgresServer;
 #[cfg(feature = "redis")]
 pub use probe::RedisProbe;
-pub use probe::{ModelProbe, Probe};
+pub use rqs_conformance::{client_job, client_job_with};
 pub use sentinel::RedisSentinel;
 pub use server::{RedisServer, ServerOptions, TlsServer};

@@ -28,7 +28,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
-use rqs_lock::{Error, LockProvider, Result, async_trait};
+use rqs_lock::{BackendError, LockProvider, Result, async_trait};
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls};
 
@@ -61,12 +61,12 @@ pub struct PgAdvisoryLock {
     session: Mutex<Option<Client>>,
 }
 
-fn backend(e: tokio_postgres::Error) -> Error {
+fn backend(e: tokio_postgres::Error) -> BackendError {
     // A closed session or a lost connection is worth retrying; the rest is not.
     if e.is_closed() || e.as_db_error().is_none() {
-        Error::Unavailable(Box::new(e))
+        BackendError::Unavailable(Box::new(e))
     } else {
-        Error::Other(Box::new(e))
+        BackendError::Other(Box::new(e))
     }
 }
 

@@ -17,7 +17,7 @@ fn handles() -> (PgAdvisoryLock, PgAdvisoryLock, PostgresServer) {
 }
 
 mod postgres {
-    rqs_testkit::lock_provider_conformance!(async { super::handles() });
+    rqs_conformance::lock_provider_conformance!(async { super::handles() });
 }
 
 /// Redis holds the schedule and the queues, PostgreSQL the lock: two schedulers, one of
@@ -27,10 +27,11 @@ async fn a_scheduler_runs_with_redis_data_and_a_postgres_lock() {
     use rqs_core::JobId;
     use rqs_lock::LockProvider;
     use rqs_orchestrator::{Scheduler, SchedulerConfig};
-    use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisQueueSink};
+    use rqs_redis::{RedisJobStore, RedisLifecycleRegistry};
+    use rqs_sink::RqQueueSink;
     use rqs_store::JobAdmin;
     use rqs_testkit::RedisServer;
-    use rqs_testkit::conformance::client_job;
+    use rqs_testkit::client_job;
 
     let server = RedisServer::start();
     let postgres = PostgresServer::start();
@@ -55,7 +56,7 @@ async fn a_scheduler_runs_with_redis_data_and_a_postgres_lock() {
     );
     let scheduler = Scheduler::new(
         store.clone(),
-        RedisQueueSink::new(conn.clone()),
+        RqQueueSink::new(),
         PgAdvisoryLock::new(conninfo(), &name),
         RedisLifecycleRegistry::new(conn.clone()),
         SchedulerConfig::new("pg-e2e").burst(true),

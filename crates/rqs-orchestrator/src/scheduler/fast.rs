@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rqs_core::fast::{FastHandOff as FastHandOffRecord, FastLane};
-use rqs_core::{Outcome, ScheduledJob, time};
+use rqs_core::fast::{FastHandOff, FastLane, FastPass, PlainEnqueue};
+use rqs_core::{Outcome, time};
 use rqs_lifecycle::LifecycleRegistry;
 use rqs_lock::LockProvider;
-use rqs_sink::QueueSink;
-use rqs_store::{FastHandOff, JobStore};
+use rqs_sink::{FastLaneSink, QueueSink};
+use rqs_store::{FastLaneStore, JobStore};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -21,6 +21,45 @@ use super::{Scheduler, State, Stats};
 use crate::Error;
 use crate::observer::Event;
 use crate::stop::Stop;
+
+/// The fast lane of a composition whose store and sink both offer their half, with the
+/// store and sink types erased so the loop needs no bound beyond `JobStore` and
+/// `QueueSink`.
+pub(super) trait Fusion: Send + Sync + std::fmt::Debug {
+    /// The sink's rule for plain jobs.
+    fn plain(&self) -> PlainEnqueue;
+    /// Sends one window, on a task of its own.
+    fn send(&self, lane: FastLane) -> tokio::task::JoinHandle<rqs_store::Result<FastPass>>;
+    /// Tells the sink what a window handed over.
+    fn handed(&self, jobs: &[FastHandOff]);
+}
+
+/// The scheduler's own store and sink, shared with the fast lane.
+pub(super) struct Fused<S, Q> {
+    pub(super) store: Arc<S>,
+    pub(super) sink: Arc<Q>,
+}
+
+impl<S, Q> std::fmt::Debug for Fused<S, Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fused")
+    }
+}
+
+impl<S: FastLaneStore + 'static, Q: FastLaneSink + 'static> Fusion for Fused<S, Q> {
+    fn plain(&self) -> PlainEnqueue {
+        self.sink.plain_enqueue()
+    }
+
+    fn send(&self, lane: FastLane) -> tokio::task::JoinHandle<rqs_store::Result<FastPass>> {
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move { store.fast_pass(&lane).await })
+    }
+
+    fn handed(&self, jobs: &[FastHandOff]) {
+        self.sink.handed_plain(jobs);
+    }
+}
 
 /// How a run of fast-lane windows ended; `moved` is whether any window handed a job over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +78,7 @@ pub(super) enum FastEnd {
 
 /// A fast-lane window on its way.
 struct Window {
-    handle: tokio::task::JoinHandle<rqs_store::Result<rqs_core::fast::FastPass>>,
+    handle: tokio::task::JoinHandle<rqs_store::Result<FastPass>>,
     limit: usize,
     started: Instant,
 }
@@ -121,6 +160,7 @@ where
             };
             let committed = self.clock.now();
             if !handed.handed.is_empty() {
+                fast.handed(&handed.handed);
                 let mut stats = Stats {
                     batches: 1,
                     ..Stats::default()
@@ -158,11 +198,10 @@ where
         })
     }
 
-    /// Sends the run's next window, unless shutdown was asked or the sink no longer
-    /// enqueues the way the fast lane does.
+    /// Sends the run's next window, unless shutdown was asked.
     async fn send_next<F: Future<Output = ()>>(
         &self,
-        fast: &Arc<dyn FastHandOff>,
+        fast: &Arc<dyn Fusion>,
         state: &mut State,
         stop: &mut Stop<F>,
         offset: usize,
@@ -170,10 +209,9 @@ where
     ) {
         if stop.requested() {
             run.end = Some(FastEnd::Stopped);
-        } else if let Some(lane) = self.lane(state, self.clock.now(), offset) {
-            run.file(self.send_window(fast, state, lane).await);
         } else {
-            run.end = Some(FastEnd::NeedsDecision { moved: false });
+            let lane = self.lane(fast.as_ref(), state, self.clock.now(), offset);
+            run.file(self.send_window(fast, state, lane).await);
         }
     }
 
@@ -181,7 +219,7 @@ where
     /// step); `Err` says why none was sent.
     async fn send_window(
         &self,
-        fast: &Arc<dyn FastHandOff>,
+        fast: &Arc<dyn Fusion>,
         state: &mut State,
         lane: FastLane,
     ) -> Result<Result<Window, FastEnd>, Error> {
@@ -190,10 +228,9 @@ where
             return Ok(Err(FastEnd::SteppedDown));
         }
         let limit = lane.limit;
-        let fast = Arc::clone(fast);
         // A task of its own, so it is sent at once and runs on while the caller reports
         // the window before it.
-        let handle = tokio::spawn(async move { fast.fast_pass(&lane).await });
+        let handle = fast.send(lane);
         Ok(Ok(Window {
             handle,
             limit,
@@ -201,46 +238,21 @@ where
         }))
     }
 
-    /// The fast-lane window at `now`, with the plans of the metas seen lately; `None`
-    /// when the sink does not enqueue the way the fast lane does (a custom sink).
+    /// The fast-lane window at `now`, with the sink's plain enqueue and the plans of the
+    /// metas seen lately.
     pub(super) fn lane(
         &self,
+        fast: &dyn Fusion,
         state: &mut State,
         now: DateTime<Utc>,
         offset: usize,
-    ) -> Option<FastLane> {
-        // The sink decides what a plain job's hand-off writes: read it off a plain job.
-        let plain = ScheduledJob::new(
-            "fast-lane-template",
-            0.0,
-            Some(rqs_core::JobHash::from_pairs([
-                ("data", ""),
-                ("origin", "q"),
-            ])),
-        );
-        let template = self.sink.prepare(&plain, now).ok()?;
-        let timestamp = rqs_core::time::rq_timestamp(now).into_bytes();
-        let timeout = match template.ready_fields.as_slice() {
-            [(status, queued), (enqueued, at), (timeout, value)]
-                if status == "status"
-                    && queued == b"queued"
-                    && enqueued == "enqueued_at"
-                    && *at == timestamp
-                    && timeout == "timeout" =>
-            {
-                std::str::from_utf8(value).ok()?.parse().ok()?
-            }
-            _ => return None,
-        };
-        if template.at_front || template.ttl.is_some() {
-            return None;
-        }
-        let mut lane = FastLane::at(now, offset, self.config.batch_size, timeout);
+    ) -> FastLane {
+        let mut lane = FastLane::at(now, offset, self.config.batch_size, fast.plain());
         lane.plans = state.plans(now, &self.config.local_zone);
-        Some(lane)
+        lane
     }
 
-    fn report_fast(&self, job: &FastHandOffRecord, committed: DateTime<Utc>, stats: &mut Stats) {
+    fn report_fast(&self, job: &FastHandOff, committed: DateTime<Utc>, stats: &mut Stats) {
         stats.count(Outcome::Pushed);
         if job.rescheduled {
             stats.rescheduled += 1;

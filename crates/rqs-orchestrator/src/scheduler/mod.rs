@@ -17,8 +17,9 @@ use chrono::{DateTime, Utc};
 use rqs_core::{Escaped, time};
 use rqs_lifecycle::LifecycleRegistry;
 use rqs_lock::LockProvider;
+use rqs_sink::FastLaneSink;
 use rqs_sink::QueueSink;
-use rqs_store::{FastHandOff, JobStore};
+use rqs_store::{FastLaneStore, JobStore};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
@@ -46,14 +47,37 @@ const NAME_RETRY: Duration = Duration::from_millis(500);
 /// [`Observer`].
 #[derive(Debug)]
 pub struct Scheduler<S, Q, L, R> {
-    store: S,
-    sink: Q,
+    store: Arc<S>,
+    sink: Arc<Q>,
     lock: L,
     lifecycle: R,
     config: SchedulerConfig,
     clock: Arc<dyn Clock>,
     observer: Arc<dyn Observer>,
-    fast: Option<Arc<dyn FastHandOff>>,
+    fast: Option<Arc<dyn fast::Fusion>>,
+}
+
+impl<S, Q, L, R> Scheduler<S, Q, L, R>
+where
+    S: FastLaneStore + 'static,
+    Q: FastLaneSink + 'static,
+    L: LockProvider,
+    R: LifecycleRegistry,
+{
+    /// Runs the fast lane ([`rqs_core::fast`]): due jobs that need no decision are handed
+    /// over by the store in the same step as their read, with the sink's
+    /// [`plain_enqueue`](FastLaneSink::plain_enqueue), and reported to the sink's
+    /// [`handed_plain`](FastLaneSink::handed_plain) and the observer. Only a composition
+    /// whose store and sink both offer their half has this method; every other job
+    /// still takes the ordinary path through `due`, `prepare` and `commit`. Each window
+    /// runs as a Tokio task of its own, the next one sent while the last is reported.
+    pub fn with_fast_lane(mut self) -> Self {
+        self.fast = Some(Arc::new(fast::Fused {
+            store: Arc::clone(&self.store),
+            sink: Arc::clone(&self.sink),
+        }));
+        self
+    }
 }
 
 impl<S, Q, L, R> Scheduler<S, Q, L, R>
@@ -66,8 +90,8 @@ where
     /// A scheduler on the system clock, observed by nobody.
     pub fn new(store: S, sink: Q, lock: L, lifecycle: R, config: SchedulerConfig) -> Self {
         Self {
-            store,
-            sink,
+            store: Arc::new(store),
+            sink: Arc::new(sink),
             lock,
             lifecycle,
             config,
@@ -75,14 +99,6 @@ where
             observer: Arc::new(NoObserver),
             fast: None,
         }
-    }
-
-    /// Runs the fast lane ([`rqs_core::fast`]) through `fast`, usually the same store:
-    /// due jobs that need no decision are handed over in the same step as their read.
-    /// Each window runs as a Tokio task, the next one sent while the last is reported.
-    pub fn with_fast_lane(mut self, fast: Arc<dyn FastHandOff>) -> Self {
-        self.fast = Some(fast);
-        self
     }
 
     /// Replaces the clock.
@@ -421,9 +437,9 @@ where
 }
 
 /// A name clash is the same fatal error at re-birth (after an outage) as at first birth.
-fn birth_error(e: rqs_lifecycle::Error) -> Error {
+fn birth_error(e: rqs_lifecycle::BackendError) -> Error {
     match e {
-        rqs_lifecycle::Error::AlreadyActive(n) => Error::AlreadyActive(n),
+        rqs_lifecycle::BackendError::AlreadyActive(n) => Error::AlreadyActive(n),
         other => Error::Lifecycle(other),
     }
 }

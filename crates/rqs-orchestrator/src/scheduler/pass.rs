@@ -65,7 +65,8 @@ where
             let started = Instant::now();
             let now = self.clock.now();
             let until = time::floor_seconds(now) as f64;
-            if fast_next && let Some(lane) = self.lane(state, now, offset) {
+            if fast_next && let Some(fast) = &self.fast {
+                let lane = self.lane(fast.as_ref(), state, now, offset);
                 match self
                     .fast_windows(state, stop, total, lane, &mut batches)
                     .await?

@@ -40,8 +40,47 @@ impl ScriptedLane {
     }
 }
 
+/// A mocked store whose fast lane is a [`ScriptedLane`].
+struct Laned {
+    store: MockJobStore,
+    lane: Arc<ScriptedLane>,
+}
+
 #[async_trait::async_trait]
-impl rqs_store::FastHandOff for ScriptedLane {
+impl rqs_store::JobStore for Laned {
+    async fn due(
+        &self,
+        until: f64,
+        offset: usize,
+        limit: usize,
+    ) -> rqs_store::Result<Vec<ScheduledJob>> {
+        self.store.due(until, offset, limit).await
+    }
+    async fn next_due(&self) -> rqs_store::Result<Option<f64>> {
+        self.store.next_due().await
+    }
+    async fn count(&self, until: Option<f64>) -> rqs_store::Result<u64> {
+        self.store.count(until).await
+    }
+    async fn commit(
+        &self,
+        batch: &[rqs_core::HandOff],
+    ) -> rqs_store::Result<Vec<rqs_core::Outcome>> {
+        self.store.commit(batch).await
+    }
+}
+
+#[async_trait::async_trait]
+impl rqs_store::FastLaneStore for Laned {
+    async fn fast_pass(
+        &self,
+        lane: &rqs_core::fast::FastLane,
+    ) -> rqs_store::Result<rqs_core::fast::FastPass> {
+        self.lane.fast_pass(lane).await
+    }
+}
+
+impl ScriptedLane {
     async fn fast_pass(
         &self,
         _lane: &rqs_core::fast::FastLane,
@@ -99,13 +138,19 @@ async fn fast_burst(
     shutdown: impl Future<Output = ()> + Send,
 ) -> (Result<crate::Stats, Error>, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
-    let result = scheduler(
+    let store = Laned {
         store,
+        lane: lane.clone(),
+    };
+    let result = Scheduler::new(
+        store,
+        rqs_sink::RqQueueSink::new(),
         free_lock(),
         lifecycle(),
         SchedulerConfig::new("n").burst(true).batch_size(2),
     )
-    .with_fast_lane(lane.clone())
+    .with_clock(Arc::new(TokioClock::starting_at(origin())))
+    .with_fast_lane()
     .with_observer(recorder.clone())
     .run(shutdown)
     .await;

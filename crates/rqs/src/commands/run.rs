@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rqs_lifecycle::LifecycleRegistry;
-use rqs_orchestrator::{Observer, Scheduler, SchedulerConfig};
-use rqs_redis::{RedisJobStore, RedisLifecycleRegistry, RedisLockProvider, RedisQueueSink};
+use rqs_orchestrator::{Observer, SchedulerConfig};
+use rqs_redis::{RedisJobStore, RedisLifecycleRegistry};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
@@ -58,16 +58,9 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         ),
         Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
     }
-    let fast_lane = Arc::new(store.clone());
     let name = config.name.clone();
-    let mut scheduler = Scheduler::new(
-        store,
-        RedisQueueSink::new(conn.clone()),
-        RedisLockProvider::new(conn.clone()),
-        RedisLifecycleRegistry::new(conn),
-        config,
-    )
-    .with_fast_lane(fast_lane);
+    // The composition the library docs show (docs/library.md), by the same function.
+    let mut scheduler = rqs_redis::scheduler(conn, config);
     let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
     if let Some(notifier) = &notifier {
         observers.push(notifier.clone());

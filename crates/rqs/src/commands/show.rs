@@ -115,7 +115,7 @@ impl JobRead {
         match self.oversized {
             Some(bytes) => (
                 Kind::Invalid {
-                    reason: rqs_core::Error::TooLarge {
+                    reason: rqs_core::JobError::TooLarge {
                         bytes,
                         limit: MAX_META_BYTES,
                     }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use rqs_lifecycle::{Error, LifecycleRegistry};
+use rqs_lifecycle::{BackendError, LifecycleRegistry};
 
 const TTL: Duration = Duration::from_secs(70);
 
@@ -13,7 +13,7 @@ pub async fn birth_refuses_a_live_name(registry: &impl LifecycleRegistry, _: &()
     registry.register_birth("one", at, TTL).await.unwrap();
     let err = registry.register_birth("one", at, TTL).await.unwrap_err();
     assert!(
-        matches!(err, Error::AlreadyActive(ref n) if n == "one"),
+        matches!(err, BackendError::AlreadyActive(ref n) if n == "one"),
         "{err:?}"
     );
     registry.register_birth("two", at, TTL).await.unwrap();
@@ -125,7 +125,7 @@ pub async fn birth_takes_over_a_stale_record(registry: &impl LifecycleRegistry, 
             continue;
         }
         assert!(
-            matches!(refused, Err(Error::AlreadyActive(_))),
+            matches!(refused, Err(BackendError::AlreadyActive(_))),
             "a fresh heartbeat must keep the name: {refused:?}"
         );
         tokio::time::sleep(STALE_AFTER + Duration::from_millis(300)).await;

@@ -34,6 +34,16 @@ fn enqueue(job: &ScheduledJob, next: Option<f64>) -> HandOff {
     }
 }
 
+/// Schedules `hash` as `id` (due at 1.0), reads it back and commits its enqueue as
+/// RQ's own sink describes it; the outcome.
+async fn hand_over(store: &impl JobStore, probe: &impl Probe, id: &str, hash: JobHash) -> Outcome {
+    probe.schedule(id, &hash, 1.0).await;
+    let job = read(store, probe, id).await;
+    let outcomes = store.commit(&[enqueue(&job, None)]).await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    outcomes[0]
+}
+
 /// `due` returns jobs with scores in `[0, until]` ordered by score, then id, with hashes.
 pub async fn due_orders_by_score_then_id(store: &impl JobStore, probe: &impl Probe) {
     let hash = client_job("default");
@@ -425,4 +435,154 @@ pub async fn commit_guards_a_large_meta(store: &impl JobStore, probe: &impl Prob
     );
     assert_eq!(probe.job("a").await.unwrap().get("meta"), Some(&b"new"[..]));
     assert_eq!(probe.score("a").await, Some(50.0));
+}
+
+/// A job is pushed at the tail and its queue registered in `rq:queues`.
+pub async fn commit_pushes_at_the_tail_and_registers_the_queue(
+    store: &impl JobStore,
+    probe: &impl Probe,
+) {
+    assert_eq!(
+        hand_over(store, probe, "a", client_job("default")).await,
+        Outcome::Pushed
+    );
+    assert_eq!(
+        hand_over(store, probe, "b", client_job("default")).await,
+        Outcome::Pushed
+    );
+    assert_eq!(
+        hand_over(store, probe, "c", client_job("brandnew")).await,
+        Outcome::Pushed
+    );
+    assert_eq!(probe.queue("default").await, ["a", "b"]);
+    assert_eq!(probe.queue("brandnew").await, ["c"]);
+    assert_eq!(probe.known_queues().await, ["brandnew", "default"]);
+    let hash = probe.job("a").await.unwrap();
+    assert_eq!(hash.get("status"), Some(&b"queued"[..]));
+    assert_eq!(hash.get("timeout"), Some(&b"180"[..]));
+    assert_eq!(probe.job_ttl("a").await, None);
+}
+
+/// `enqueue_at_front=1` pushes at the head, so several end up in reverse order.
+pub async fn commit_at_front_pushes_at_the_head(store: &impl JobStore, probe: &impl Probe) {
+    hand_over(store, probe, "back", client_job("q")).await;
+    for id in ["f1", "f2"] {
+        hand_over(
+            store,
+            probe,
+            id,
+            client_job_with("q", &[("enqueue_at_front", b"1")]),
+        )
+        .await;
+    }
+    hand_over(
+        store,
+        probe,
+        "zero",
+        client_job_with("q", &[("enqueue_at_front", b"0")]),
+    )
+    .await;
+    assert_eq!(probe.queue("q").await, ["f2", "f1", "back", "zero"]);
+}
+
+/// A job with a timeout keeps it; only an absent or empty one becomes 180.
+pub async fn commit_keeps_an_existing_timeout(store: &impl JobStore, probe: &impl Probe) {
+    hand_over(
+        store,
+        probe,
+        "t",
+        client_job_with("q", &[("timeout", b"30")]),
+    )
+    .await;
+    hand_over(store, probe, "e", client_job_with("q", &[("timeout", b"")])).await;
+    assert_eq!(
+        probe.job("t").await.unwrap().get("timeout"),
+        Some(&b"30"[..])
+    );
+    assert_eq!(
+        probe.job("e").await.unwrap().get("timeout"),
+        Some(&b"180"[..])
+    );
+}
+
+/// A positive `ttl` field expires the job hash at the hand-off.
+pub async fn commit_expires_a_job_with_ttl(store: &impl JobStore, probe: &impl Probe) {
+    hand_over(store, probe, "t", client_job_with("q", &[("ttl", b"600")])).await;
+    let ttl = probe.job_ttl("t").await.expect("hash has a ttl");
+    // Up to 40 s for a stalled machine between the hand-off and the read.
+    assert!((560..=600).contains(&ttl), "{ttl}");
+    hand_over(store, probe, "n", client_job_with("q", &[("ttl", b"-1")])).await;
+    assert_eq!(probe.job_ttl("n").await, None);
+}
+
+/// An existing dependency that is not finished defers the job, as RQ does.
+pub async fn commit_records_a_deferral_like_rq(store: &impl JobStore, probe: &impl Probe) {
+    probe
+        .write_job("d1", &[("status", b"finished"), ("data", b"x")])
+        .await;
+    probe
+        .write_job("d2", &[("status", b"queued"), ("data", b"x")])
+        .await;
+    let hash = client_job_with(
+        "q",
+        &[
+            ("dependency_ids", br#"["d1", "d2"]"#),
+            ("dependency_id", b"d1"),
+            ("ttl", b"300"),
+        ],
+    );
+    assert_eq!(hand_over(store, probe, "a", hash).await, Outcome::Deferred);
+    assert!(probe.queue("q").await.is_empty());
+    assert_eq!(probe.known_queues().await, ["q"]);
+    let stored = probe.job("a").await.unwrap();
+    assert_eq!(stored.get("status"), Some(&b"deferred"[..]));
+    assert_eq!(
+        stored.get("enqueued_at"),
+        None,
+        "a deferred job is not enqueued yet"
+    );
+    assert_eq!(probe.deferred("q").await.get("a"), Some(&1_800_000_000));
+    assert!(probe.dependents("d1").await.contains("a"));
+    assert!(probe.dependents("d2").await.contains("a"));
+    assert_eq!(
+        probe
+            .dependencies("a")
+            .await
+            .into_iter()
+            .collect::<Vec<_>>(),
+        ["d1", "d2"]
+    );
+    assert!(probe.job_ttl("a").await.is_some());
+}
+
+/// Finished and missing dependencies count as met.
+pub async fn commit_pushes_when_dependencies_are_finished_or_gone(
+    store: &impl JobStore,
+    probe: &impl Probe,
+) {
+    probe
+        .write_job("done", &[("status", b"finished"), ("data", b"x")])
+        .await;
+    let hash = client_job_with("q", &[("dependency_ids", br#"["done", "never-existed"]"#)]);
+    assert_eq!(hand_over(store, probe, "a", hash).await, Outcome::Pushed);
+    assert_eq!(probe.queue("q").await, ["a"]);
+    assert!(probe.deferred("q").await.is_empty());
+}
+
+/// A job stored as `deferred` whose dependencies are now met leaves the registry.
+pub async fn commit_leaves_the_deferred_registry_when_pushed(
+    store: &impl JobStore,
+    probe: &impl Probe,
+) {
+    probe
+        .write_job("dep", &[("status", b"started"), ("data", b"x")])
+        .await;
+    let hash = client_job_with("q", &[("dependency_ids", br#"["dep"]"#)]);
+    assert_eq!(hand_over(store, probe, "a", hash).await, Outcome::Deferred);
+    probe.write_job("dep", &[("status", b"finished")]).await;
+    let again = probe.job("a").await.unwrap();
+    assert_eq!(again.status(), Some("deferred"));
+    assert_eq!(hand_over(store, probe, "a", again).await, Outcome::Pushed);
+    assert!(probe.deferred("q").await.is_empty());
+    assert_eq!(probe.queue("q").await, ["a"]);
 }

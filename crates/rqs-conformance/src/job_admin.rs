@@ -1,7 +1,7 @@
 //! Conformance cases of `JobAdmin`: what tools need beyond the scheduler loop.
 
 use rqs_core::{Action, HandOff, JobId, Outcome, QuarantineKind};
-use rqs_store::{Error, JobAdmin, Page};
+use rqs_store::{BackendError, JobAdmin, Page};
 
 use super::{client_job, client_job_with};
 use crate::Probe;
@@ -81,7 +81,7 @@ pub async fn change_execution_time_moves_only_scheduled_jobs(
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::NotScheduled(ref j) if *j == "b"),
+        matches!(err, BackendError::NotScheduled(ref j) if *j == "b"),
         "{err:?}"
     );
     assert_eq!(
@@ -131,7 +131,7 @@ pub async fn release_puts_a_quarantined_job_back(store: &impl JobAdmin, probe: &
     assert!(probe.quarantined().await.is_empty());
     let err = store.release(&id("x"), None).await.unwrap_err();
     assert!(
-        matches!(err, Error::NotQuarantined(ref j) if *j == "x"),
+        matches!(err, BackendError::NotQuarantined(ref j) if *j == "x"),
         "{err:?}"
     );
 }
