@@ -9,8 +9,8 @@ use redis::aio::ConnectionManager;
 use rqs_core::JobId;
 use rqs_store::JobAdmin;
 use rqs_testkit::RedisServer;
-use rqs_testkit::conformance::{client_job, client_job_with};
 use rqs_testkit::meta::{PyValue, pickled_dict};
+use rqs_testkit::{client_job, client_job_with};
 
 use crate::support::{Daemon, Jobs, eventually, instance_field, now_secs, q};
 
@@ -351,8 +351,8 @@ async fn a_live_python_scheduler_is_warned_about_and_refused_with_exclusive() {
 }
 
 /// A queue key of the wrong type quarantines the periodic job that goes there; once the
-/// key is fixed, `rqs quarantine release` or the README's redis-cli steps bring the job
-/// back with its schedule intact: handed over at its next run and re-armed.
+/// key is fixed, `rqs quarantine release` or the redis-cli steps of docs/operating.md
+/// bring the job back with its schedule intact: handed over at its next run and re-armed.
 #[tokio::test]
 async fn a_released_periodic_job_comes_back_with_its_schedule() {
     for by_subcommand in [true, false] {
@@ -385,7 +385,7 @@ async fn a_released_periodic_job_comes_back(by_subcommand: bool) {
         let mut release = Daemon::start(&["quarantine", "release", "every", "-u", &server.url()]);
         assert_eq!(release.exit_code(T), 0, "{}", release.log());
     } else {
-        // The README's redis-cli steps: ZADD back, HDEL the record.
+        // The redis-cli steps of docs/operating.md: ZADD back, HDEL the record.
         let _: i64 = q(
             &conn,
             redis::cmd("ZADD")

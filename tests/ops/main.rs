@@ -1,6 +1,7 @@
 //! Operations tests: the real `rqs` binary against a private `redis-server` populated by
 //! the real Python client (rq-scheduler): Prometheus metrics and health endpoints over
-//! HTTP, every inspection subcommand, and the status page in headless Chromium.
+//! HTTP, every inspection subcommand, the status page in headless Chromium, and every
+//! command the docs show.
 
 #![allow(clippy::print_stderr)]
 
@@ -10,6 +11,7 @@ mod support;
 mod commands;
 mod common;
 mod deploy;
+mod docs;
 mod hardening;
 mod image;
 mod metrics;

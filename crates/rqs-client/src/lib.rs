@@ -73,5 +73,5 @@ pub use record::{RqFormat, call_string, job_data};
 pub use rqs_core::JobId;
 pub use rqs_pickle::{PyInt, PyValue};
 
-// The README's Rust examples compile as doctests of `rqs-tests` (tests/lib.rs), which
-// depends on every crate they use.
+// The Rust examples of docs/scheduling.md compile as doctests of `rqs-tests`
+// (tests/lib.rs), which depends on every crate they use.

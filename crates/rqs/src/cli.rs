@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub(crate) use crate::connection::ConnectionArgs;
+use crate::exit::Failure;
 
 /// Moves scheduled RQ jobs into their queues; a drop-in replacement for `rqscheduler`.
 #[derive(Debug, Parser)]
@@ -228,10 +229,7 @@ impl Cli {
         }
         Ok(())
     }
-}
 
-#[cfg(test)]
-impl Cli {
     /// The scheduler's flags, from `rqs run` or a bare `rqs`.
     pub(crate) fn run_args(&self) -> Option<&RunArgs> {
         match &self.command {
@@ -239,6 +237,33 @@ impl Cli {
             Some(Command::Run(run)) => Some(run),
             Some(_) => None,
         }
+    }
+
+    /// `RQS_CHECK_ONLY=1`: what a start reads before it connects (the scheduler's values,
+    /// the connection settings and the URL grammar), without connecting. A password file
+    /// that does not exist here is left out. `tests/ops/docs.rs` checks the documented
+    /// commands that need hosts a test cannot have this way.
+    ///
+    /// # Errors
+    /// The [`Failure::Usage`] a real start would end with.
+    pub(crate) fn check_only(&self) -> Result<(), Failure> {
+        if let Some(run) = self.run_args() {
+            let usage = |e: InvalidFlag| Failure::Usage(e.0);
+            rqs_orchestrator::SchedulerConfig::new(run.name.as_deref().unwrap_or("rqs"))
+                .interval(run.interval().map_err(usage)?)
+                .peek_interval(run.peek_interval().map_err(usage)?)
+                .validate()
+                .map_err(Failure::Usage)?;
+        }
+        let mut connection = self.connection.clone();
+        if connection
+            .password_file
+            .as_ref()
+            .is_some_and(|f| !f.exists())
+        {
+            connection.password_file = None;
+        }
+        connection.config().map(drop)
     }
 }
 

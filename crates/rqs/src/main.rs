@@ -36,6 +36,14 @@ fn main() -> ExitCode {
     if let Err(e) = cli.check() {
         return report(&Failure::Usage(e.to_string()));
     }
+    // A test seam (CONTRIBUTING.md): settings read and checked as a start reads them, no
+    // connection made.
+    if std::env::var_os("RQS_CHECK_ONLY").is_some_and(|v| v == "1") {
+        return match cli.check_only() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => report(&failure),
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

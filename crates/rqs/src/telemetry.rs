@@ -17,7 +17,7 @@ use rqs_redis::RedisJobStore;
 use rqs_store::JobStore;
 use tracing::debug;
 
-/// Metric names, as the README lists them.
+/// Metric names, as docs/metrics.md lists them.
 pub(crate) mod names {
     pub(crate) const ENQUEUED: &str = "rqs_jobs_enqueued_total";
     pub(crate) const RESCHEDULED: &str = "rqs_jobs_rescheduled_total";

@@ -1,8 +1,8 @@
 //! `rqs check`: a dry run over the whole schedule. For each job it tells what rqs would
 //! do (hand it over, quarantine it, unschedule it) and where that differs from Python's
-//! `rqscheduler` (the README's deviation table), with its next run times. It reads the
-//! jobs exactly as the scheduler does and decides with the same pure functions, and it
-//! writes nothing.
+//! `rqscheduler` (the deviation table of docs/compatibility.md), with its next run
+//! times. It reads the jobs exactly as the scheduler does and decides with the same pure
+//! functions, and it writes nothing.
 
 use std::collections::HashMap;
 
@@ -322,7 +322,7 @@ impl<'a> Checker<'a> {
             .map(|t| format!("{} is a {t}, not a list", output::text(&key))))
     }
 
-    /// The README's deviations that a job's fields show.
+    /// The deviations of docs/compatibility.md that a job's fields show.
     async fn differences(
         &self,
         hash: &JobHash,
