@@ -338,6 +338,9 @@ pub enum Outcome {
     /// quarantine key has the wrong type). It stays in the schedule; the jobs behind it
     /// move on.
     Held,
+    /// Left in the schedule, untouched, because its queue is paused; it goes out when the
+    /// pause ends, in due order.
+    Paused,
 }
 
 impl Outcome {
@@ -352,6 +355,7 @@ impl Outcome {
             Outcome::MetaChanged => "meta_changed",
             Outcome::Vanished => "vanished",
             Outcome::Held => "held",
+            Outcome::Paused => "paused",
         }
     }
 
@@ -365,6 +369,7 @@ impl Outcome {
             "stale" => Outcome::Stale,
             "meta_changed" => Outcome::MetaChanged,
             "held" => Outcome::Held,
+            "paused" => Outcome::Paused,
             "vanished" => Outcome::Vanished,
             _ => return None,
         })

@@ -38,6 +38,21 @@ pub const QUARANTINE: &str = "rq:rqs:quarantine";
 /// page and `rqs status` read it instead of walking the keyspace.
 pub const INSTANCE_INDEX: &str = "rq:rqs:instances";
 
+/// Hash of the pauses in force (rqs's own key, written by `rqs pause`, read by every
+/// rqs instance and inside the hand-off scripts). Field = a queue name, or [`PAUSE_ALL`]
+/// for every queue; value = the Unix time the pause ends, as a decimal string, or the
+/// empty string for a pause that lasts until `rqs resume`. A pause whose end has passed
+/// is over. Python's `rqscheduler` does not read it.
+pub const PAUSED: &str = "rq:rqs:paused";
+
+/// Hash of what operators said about each pause in [`PAUSED`] (same fields): a JSON object
+/// `{"reason": …, "by": …, "at": …, "until": …}`, for the log, `rqs status` and the page.
+/// The scripts never read it.
+pub const PAUSE_NOTES: &str = "rq:rqs:paused:notes";
+
+/// The field of [`PAUSED`] that pauses every queue.
+pub const PAUSE_ALL: &str = "*";
+
 /// Where rqs releases before 0.2 kept the quarantine; moved to [`QUARANTINE`] once.
 pub const LEGACY_QUARANTINE: &str = "rqs:quarantine";
 

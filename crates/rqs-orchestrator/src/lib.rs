@@ -38,6 +38,7 @@
 //! HTTP library.
 
 mod clock;
+mod control;
 pub mod memory;
 mod observer;
 mod scheduler;
@@ -47,6 +48,7 @@ mod tests;
 
 pub use chrono;
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use control::{Control, Instructions, NoControl, Pause, PauseScope};
 pub use observer::{Event, NoObserver, Observer, StepDown};
 pub use rqs_core::BackendError;
 pub use scheduler::{Scheduler, SchedulerConfig, Stats};

@@ -82,6 +82,16 @@ pub enum Event<'a> {
         /// From the read to the end of the commit.
         duration: Duration,
     },
+    /// A pause came into force (read through the [`Control`](crate::Control)).
+    Paused {
+        /// What it covers, who paused, why and until when.
+        pause: &'a crate::Pause,
+    },
+    /// A pause ended (resumed, or its time ran out).
+    Resumed {
+        /// What it covered.
+        scope: &'a crate::PauseScope,
+    },
     /// A pass ended and the active instance is about to sleep.
     Idle {
         /// The lowest score in the schedule, when known.

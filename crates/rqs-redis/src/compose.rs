@@ -4,15 +4,18 @@
 use rqs_orchestrator::{Scheduler, SchedulerConfig};
 use rqs_sink::RqQueueSink;
 
-use crate::{Conn, RedisJobStore, RedisLifecycleRegistry, RedisLockProvider};
+use std::sync::Arc;
+
+use crate::{Conn, RedisControl, RedisJobStore, RedisLifecycleRegistry, RedisLockProvider};
 
 /// A scheduler over Redis with RQ's own enqueue.
 pub type RedisScheduler<C> =
     Scheduler<RedisJobStore<C>, RqQueueSink, RedisLockProvider<C>, RedisLifecycleRegistry<C>>;
 
 /// The scheduler the `rqs` binary runs: rq-scheduler's keys for the schedule, the lock
-/// and the instance records, all on `conn`; RQ's own enqueue; the fast lane on. Add an
-/// observer or a clock with the [`Scheduler`] builder methods.
+/// and the instance records, all on `conn`; RQ's own enqueue; the fast lane on; the
+/// pauses of `rqs pause` read through [`RedisControl`]. Add an observer or a clock with
+/// the [`Scheduler`] builder methods.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,8 +32,9 @@ pub fn scheduler<C: Conn + 'static>(conn: C, config: SchedulerConfig) -> RedisSc
         RedisJobStore::new(conn.clone()),
         RqQueueSink::new(),
         RedisLockProvider::new(conn.clone()),
-        RedisLifecycleRegistry::new(conn),
+        RedisLifecycleRegistry::new(conn.clone()),
         config,
     )
     .with_fast_lane()
+    .with_control(Arc::new(RedisControl::new(conn)))
 }

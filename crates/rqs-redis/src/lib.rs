@@ -6,6 +6,8 @@
 //!   it also runs the fast lane ([`rqs_store::FastLaneStore`]);
 //! - [`RedisLockProvider`] ([`rqs_lock::LockProvider`]): `rq:scheduler_lock`, shared with
 //!   Python's `rqscheduler`;
+//! - [`RedisControl`] ([`rqs_orchestrator::Control`]): the pauses `rqs pause` writes in
+//!   `rq:rqs:paused`, which the hand-off scripts also check;
 //! - [`RedisLifecycleRegistry`] ([`rqs_lifecycle::LifecycleRegistry`]): the
 //!   `rq:scheduler_instance:<name>` records;
 //! - [`RedisConfig`]: where Redis is, read from a redis-py URL (`redis://`, `rediss://`,
@@ -28,6 +30,7 @@
 
 mod compose;
 mod config;
+mod control;
 mod connect_error;
 mod connection;
 mod error;
@@ -40,6 +43,7 @@ mod tls;
 mod url;
 
 pub use compose::{RedisScheduler, scheduler};
+pub use control::RedisControl;
 pub use config::{Address, ConnectOptions, RedisConfig, Secret, SentinelOptions};
 pub use connect_error::ConnectError;
 pub use connection::{Conn, RedisConnection, connect};

@@ -213,7 +213,7 @@ impl<C: Conn> JobStore for RedisJobStore<C> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let mut cmd = COMMIT.cmd(&[keys::SCHEDULED_JOBS, keys::QUARANTINE]);
+        let mut cmd = COMMIT.cmd(&[keys::SCHEDULED_JOBS, keys::QUARANTINE, keys::PAUSED]);
         cmd.arg(batch.len());
         for h in batch {
             encode_handoff(h, &mut cmd);
@@ -347,7 +347,7 @@ impl<C: Conn> JobAdmin for RedisJobStore<C> {
 #[async_trait]
 impl<C: Conn> FastLaneStore for RedisJobStore<C> {
     async fn fast_pass(&self, lane: &FastLane) -> Result<FastPass> {
-        let mut cmd = FAST_LANE.cmd(&[keys::SCHEDULED_JOBS, keys::QUEUES]);
+        let mut cmd = FAST_LANE.cmd(&[keys::SCHEDULED_JOBS, keys::QUEUES, keys::PAUSED]);
         cmd.arg(lane.until)
             .arg(lane.offset)
             .arg(lane.limit)

@@ -21,8 +21,9 @@ use rqs_sink::FastLaneSink;
 use rqs_sink::QueueSink;
 use rqs_store::{FastLaneStore, JobStore};
 use tokio::time::Instant;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
+use crate::control::{Control, NoControl};
 use crate::Error;
 use crate::clock::{Clock, SystemClock};
 use crate::observer::{Event, NoObserver, Observer, StepDown};
@@ -55,6 +56,7 @@ pub struct Scheduler<S, Q, L, R> {
     clock: Arc<dyn Clock>,
     observer: Arc<dyn Observer>,
     fast: Option<Arc<dyn fast::Fusion>>,
+    control: Arc<dyn Control>,
 }
 
 impl<S, Q, L, R> Scheduler<S, Q, L, R>
@@ -98,12 +100,19 @@ where
             clock: Arc::new(SystemClock),
             observer: Arc::new(NoObserver),
             fast: None,
+            control: Arc::new(NoControl),
         }
     }
 
     /// Replaces the clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Reads operators' instructions (pauses) through `control`, once a turn.
+    pub fn with_control(mut self, control: Arc<dyn Control>) -> Self {
+        self.control = control;
         self
     }
 
@@ -196,6 +205,7 @@ where
             metas: Vec::new(),
             plans: None,
             fast_refused: false,
+            instructions: crate::Instructions::default(),
         };
         let mut failures = 0u32;
         let mut total = Stats::default();
@@ -309,6 +319,7 @@ where
         total: &mut Stats,
     ) -> Result<Option<DateTime<Utc>>, Error> {
         self.heartbeat(state).await?;
+        self.follow_instructions(state).await;
         let lease = self.config.lease;
         if state.holding && state.lease_left(lease) < lease / 2 && !self.renew(state).await? {
             self.step_down(state, lost(state, lease)).await;
@@ -326,35 +337,52 @@ where
             self.became_active().await?;
         }
 
+        let nap = self
+            .config
+            .peek_interval
+            .min(self.config.interval)
+            .min(self.config.heartbeat_period());
+        if state.instructions.all_paused() {
+            // Nothing may move: no reads at all until a resume (the store's scripts check
+            // the pause too, for a window already on its way).
+            if self.config.burst {
+                info!("every queue is paused; burst done, quitting");
+                return Ok(None);
+            }
+            return Ok(Some(self.clock.now() + to_chrono(nap)));
+        }
         let end = self.pass(state, stop, total).await?;
         let (stuck, moved) = match end {
             PassEnd::SteppedDown => return Ok(Some(self.clock.now())),
             PassEnd::Stopped => return Ok(None),
             // A burst waits for jobs it could not move yet, until they move or reach
             // the quarantine (after `stuck_limit` passes).
-            PassEnd::Drained { stuck, .. }
+            PassEnd::Drained { stuck, paused, .. }
                 if self.config.burst
                     && (stuck == 0 || state.burst_retries > self.config.stuck_limit) =>
             {
                 if stuck > 0 {
                     warn!(stuck, "burst done, leaving jobs that could not be moved");
+                } else if paused > 0 {
+                    info!(paused, "burst done, leaving the due jobs of paused queues");
                 } else {
                     info!("burst done, quitting");
                 }
                 return Ok(None);
             }
-            PassEnd::Drained { stuck, moved } => {
+            // Paused jobs are due and stay so: like stuck ones, they must not make the
+            // loop wake at once.
+            PassEnd::Drained {
+                stuck,
+                paused,
+                moved,
+            } => {
                 state.burst_retries += 1;
-                (stuck, moved)
+                (stuck + paused, moved)
             }
         };
         let now = self.clock.now();
-        // The heartbeat must not go stale while the instance sleeps.
-        let nap = self
-            .config
-            .peek_interval
-            .min(self.config.interval)
-            .min(self.config.heartbeat_period());
+        // The heartbeat must not go stale while the instance sleeps (`nap`).
         let mut wake = now + to_chrono(nap);
         let next = self.store.next_due().await.map_err(Error::Store)?;
         self.emit(Event::Idle { next_due: next });
@@ -371,6 +399,41 @@ where
             }
         }
         Ok(Some(wake))
+    }
+
+    /// Reads the control's instructions and reports what changed: one log line and one
+    /// event when a pause starts or ends. A failed read keeps the last instructions.
+    async fn follow_instructions(&self, state: &mut State) {
+        let read = match self.control.instructions(self.clock.now()).await {
+            Ok(read) => read,
+            Err(e) => {
+                debug!(error = %e, "cannot read the instructions; keeping the last ones");
+                return;
+            }
+        };
+        for pause in &read.pauses {
+            if !state.instructions.pauses.iter().any(|p| p == pause) {
+                let until = pause
+                    .until
+                    .map_or_else(|| "until resumed".to_owned(), |u| format!("until {u}"));
+                info!(
+                    scope = %pause.scope,
+                    reason = %Escaped(&pause.reason),
+                    by = %Escaped(&pause.by),
+                    until = %until,
+                    "paused: due jobs of {} wait in the schedule",
+                    pause.scope
+                );
+                self.emit(Event::Paused { pause });
+            }
+        }
+        for old in &state.instructions.pauses {
+            if !read.pauses.iter().any(|p| p.scope == old.scope) {
+                info!(scope = %old.scope, "resumed: due jobs of {} move again", old.scope);
+                self.emit(Event::Resumed { scope: &old.scope });
+            }
+        }
+        state.instructions = read;
     }
 
     async fn heartbeat(&self, state: &mut State) -> Result<(), Error> {

@@ -24,9 +24,13 @@ use crate::stop::Stop;
 
 /// Why a pass ended.
 pub(super) enum PassEnd {
-    /// Nothing more is due (`stuck` jobs are due but could not be moved); `moved` is
-    /// whether any batch was committed.
-    Drained { stuck: usize, moved: bool },
+    /// Nothing more is due (`stuck` jobs are due but could not be moved, `paused` ones
+    /// wait for their queue's pause to end); `moved` is whether any batch was committed.
+    Drained {
+        stuck: usize,
+        paused: usize,
+        moved: bool,
+    },
     /// Shutdown was requested between batches.
     Stopped,
     /// The lease is gone; another instance may act.
@@ -51,6 +55,8 @@ where
         let mut offset = 0usize;
         let mut batches = 0u64;
         let mut stuck_now: HashSet<JobId> = HashSet::new();
+        // Jobs whose queue is paused: they stay at the head, never counted as stuck.
+        let mut paused_now = 0usize;
         // The fast lane runs first; after a window that stopped at a job needing a
         // decision, one ordinary batch takes it (and what follows), then the fast lane
         // again.
@@ -74,6 +80,7 @@ where
                     FastEnd::Drained { moved: any } => {
                         break PassEnd::Drained {
                             stuck: stuck_now.len(),
+                            paused: paused_now,
                             moved: moved || any,
                         };
                     }
@@ -99,6 +106,7 @@ where
             if due.is_empty() {
                 break PassEnd::Drained {
                     stuck: stuck_now.len(),
+                    paused: paused_now,
                     moved,
                 };
             }
@@ -117,8 +125,12 @@ where
             let mut still_there = 0;
             let mut queues = BTreeMap::new();
             for ((job, handoff), outcome) in due.iter().zip(&batch).zip(&outcomes) {
-                stats.count(*outcome);
-                self.report(job, handoff, *outcome, committed, &mut stats);
+                // A paused queue's job was not touched: nothing to count or report, at
+                // every pass the pause lasts.
+                if *outcome != Outcome::Paused {
+                    stats.count(*outcome);
+                    self.report(job, handoff, *outcome, committed, &mut stats);
+                }
                 if let (Outcome::Pushed | Outcome::Deferred, Action::Enqueue { enqueue, .. }) =
                     (outcome, &handoff.action)
                 {
@@ -146,6 +158,10 @@ where
                                 "cannot quarantine this job: the store's quarantine has the wrong type; it stays in the schedule, the other jobs move on (fix the quarantine key)"
                             );
                         }
+                    }
+                    Outcome::Paused => {
+                        still_there += 1;
+                        paused_now += 1;
                     }
                     Outcome::Pushed => {
                         progress = true;
@@ -179,6 +195,15 @@ where
         total: &mut Stats,
     ) {
         total.add(*stats);
+        // A batch of paused jobs only, read again at every pass of a pause: not news.
+        if *stats
+            == (Stats {
+                batches: 1,
+                ..Stats::default()
+            })
+        {
+            return;
+        }
         self.emit(Event::Batch {
             stats,
             duration: started.elapsed(),

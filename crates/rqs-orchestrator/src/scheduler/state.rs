@@ -29,6 +29,8 @@ pub(super) struct State {
     pub(super) plans: Option<(i64, Vec<MetaPlan>)>,
     /// The backend refused the fast lane (an ACL): the ordinary path only.
     pub(super) fast_refused: bool,
+    /// What operators asked, as last read through the control.
+    pub(super) instructions: crate::Instructions,
 }
 
 /// How many metas the fast lane knows at most, and how long one may be: every window

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::{Event, Observer, Scheduler, SchedulerConfig, TokioClock};
 
 mod birth;
+mod control;
 mod fast;
 mod lease;
 mod outage;
@@ -121,6 +122,8 @@ impl Observer for Recorder {
             ),
             Event::Batch { stats, .. } => format!("batch pushed={}", stats.pushed),
             Event::Idle { next_due } => format!("idle {next_due:?}"),
+            Event::Paused { pause } => format!("paused {}", pause.scope),
+            Event::Resumed { scope } => format!("resumed {scope}"),
             Event::Error { error } => format!("error {}", error.kind()),
             Event::Stopped { total } => format!("stopped pushed={}", total.pushed),
             Event::BackendDown { error } => format!("outage {}", error.kind()),

@@ -1,7 +1,9 @@
 -- Applies a batch of hand-offs atomically: each job's queue push, hash fields and schedule
 -- change happen together or not at all, and only if the job still has the score it was
 -- read with (a client that cancels or reschedules in between wins).
--- KEYS[1]: the schedule (rq:scheduler:scheduled_jobs); KEYS[2]: the quarantine hash
+-- KEYS[1]: the schedule (rq:scheduler:scheduled_jobs); KEYS[2]: the quarantine hash;
+-- KEYS[3]: the pauses (rq:rqs:paused): an enqueue of a paused queue's job is left alone
+-- ('paused'), so a pause that lands while a batch is on its way holds it.
 -- ARGV[1]: number of hand-offs; then per hand-off:
 --   id, read score, kind ('E' enqueue | 'U' unschedule | 'Q' quarantine), n, then n args:
 --   U: none
@@ -11,7 +13,7 @@
 --      Then the next score ('' = leave the schedule) and the enqueue record (see the
 --      fragment).
 -- Returns one outcome name per hand-off: pushed, deferred, unscheduled, quarantined, stale,
--- meta_changed, vanished or held. A job whose keys have the wrong type for its hand-off is
+-- meta_changed, vanished, held or paused. A job whose keys have the wrong type for its hand-off is
 -- quarantined here, with the reason. If the schedule or rq:queues itself has the wrong
 -- type, the script fails before writing anything (RQS_REJECTED). A quarantine hash of the
 -- wrong type stops only the jobs that need it: they are held (left in the schedule,
@@ -30,6 +32,7 @@ local pending = rqs_pending()
 local unscheduled = {}
 local seen = {}
 local now = tonumber(rqs_call('TIME')[1])
+local paused = rqs_paused(KEYS[3], now)
 
 local function quarantine(id, record)
   if not quarantine_ok then
@@ -72,7 +75,9 @@ for n = 1, tonumber(ARGV[1]) do
     end
     local next_score = ARGV[j]
     local e = rqs_read(j + 1)
-    if rqs_type(types, e.job_key) == 'none' then
+    if paused and (paused['*'] or paused[e.queue]) then
+      results[n] = 'paused'
+    elseif rqs_type(types, e.job_key) == 'none' then
       unscheduled[#unscheduled + 1] = id
       results[n] = 'vanished'
     else
@@ -106,7 +111,8 @@ for n = 1, tonumber(ARGV[1]) do
       end
     end
   end
-  if results[n] ~= 'stale' and results[n] ~= 'meta_changed' and results[n] ~= 'held' then
+  local r = results[n]
+  if r ~= 'stale' and r ~= 'meta_changed' and r ~= 'held' and r ~= 'paused' then
     seen[id] = true
   end
 end

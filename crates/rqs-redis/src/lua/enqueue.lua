@@ -1,5 +1,5 @@
 -- Shared fragment: RQ's Queue.enqueue_job for one job, as rqs_core::Enqueue describes it.
--- Included at the top of the sink's enqueue script and the store's commit script, so the
+-- Included at the top of the store's commit and fast-lane scripts, so the
 -- two can never disagree.
 --
 -- rqs_read(i) reads one record from ARGV starting at index i:
@@ -52,6 +52,27 @@ local function rqs_wrong_type(types, key, want)
     return nil
   end
   return 'key ' .. key .. ' is a ' .. t .. ', not a ' .. want
+end
+
+-- The pauses in force at `now` (Unix seconds; nil: the server's clock, read only when a
+-- pause exists), from the hash `key` (see rqs_core::keys::PAUSED): a table queue name →
+-- true ('*' for every queue), or nil when nothing is paused (the common case costs one
+-- read of an absent key).
+local function rqs_paused(key, now)
+  local fields = redis.call('HGETALL', key)
+  if #fields == 0 then
+    return nil
+  end
+  now = now or tonumber(redis.call('TIME')[1])
+  local paused, any = {}, false
+  for k = 1, #fields, 2 do
+    local ends = fields[k + 1]
+    if ends == '' or (tonumber(ends) or 0) > now then
+      paused[fields[k]] = true
+      any = true
+    end
+  end
+  return any and paused or nil
 end
 
 local function rqs_pending()

@@ -3,7 +3,9 @@
 -- Every value written comes from the arguments, computed in Rust by the same functions
 -- as the ordinary path; this script only tests eligibility. All reads and type checks
 -- come before the first write, so the window applies whole or not at all.
--- KEYS[1]: the schedule; KEYS[2]: rq:queues
+-- KEYS[1]: the schedule; KEYS[2]: rq:queues; KEYS[3]: the pauses (rq:rqs:paused): a job
+-- of a paused queue needs a decision (the ordinary path leaves it, 'paused'), and with
+-- every queue paused the window hands nothing over.
 -- ARGV[1]: upper score bound; ARGV[2]: jobs to skip; ARGV[3]: most jobs to hand over;
 -- ARGV[4]: enqueued_at; ARGV[5]: default timeout; ARGV[6]: number of meta plans; then
 -- per plan: meta, new meta ('' = unchanged), next score ('' = leave the schedule).
@@ -23,6 +25,10 @@ local schedule = KEYS[1]
 local known = rqs_call('TYPE', KEYS[2])['ok']
 if known ~= 'set' and known ~= 'none' then
   return { 1 }
+end
+local paused = rqs_paused(KEYS[3])
+if paused and paused['*'] then
+  return { 1, {}, {} }
 end
 local plans = {}
 local longest = 0
@@ -47,6 +53,7 @@ for k = 1, #page do
     'enqueue_at_front', 'dependency_ids', 'dependency_id')
   local origin = f[1]
   if f.err or not origin or origin == '' or f[2] == 'deferred' or f[5]
+    or (paused and paused[origin])
     or (f[4] and f[4] ~= '') or (f[6] and f[6] ~= '') or (f[7] and f[7] ~= '') then
     stopped = 1
     break
