@@ -2,7 +2,7 @@
 //! a turn through one small capability installed like the observer.
 //!
 //! A new kind of instruction is a field of [`Instructions`], read by the
-//! implementation (for Redis, `rqs_redis::RedisControl`) and written by one CLI
+//! implementation (for Redis, `RedisControl` in `rqs-redis`) and written by one CLI
 //! command: no store, sink or wrapper has to learn it.
 //!
 //! The loop uses the instructions to skip work (a pass while every queue is paused) and to

@@ -2,6 +2,7 @@
 
 mod config;
 mod fast;
+mod instructions;
 mod lease;
 mod outage;
 mod pass;
@@ -21,11 +22,11 @@ use rqs_sink::FastLaneSink;
 use rqs_sink::QueueSink;
 use rqs_store::{FastLaneStore, JobStore};
 use tokio::time::Instant;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
-use crate::control::{Control, NoControl};
 use crate::Error;
 use crate::clock::{Clock, SystemClock};
+use crate::control::{Control, NoControl};
 use crate::observer::{Event, NoObserver, Observer, StepDown};
 use crate::stop::Stop;
 
@@ -399,41 +400,6 @@ where
             }
         }
         Ok(Some(wake))
-    }
-
-    /// Reads the control's instructions and reports what changed: one log line and one
-    /// event when a pause starts or ends. A failed read keeps the last instructions.
-    async fn follow_instructions(&self, state: &mut State) {
-        let read = match self.control.instructions(self.clock.now()).await {
-            Ok(read) => read,
-            Err(e) => {
-                debug!(error = %e, "cannot read the instructions; keeping the last ones");
-                return;
-            }
-        };
-        for pause in &read.pauses {
-            if !state.instructions.pauses.iter().any(|p| p == pause) {
-                let until = pause
-                    .until
-                    .map_or_else(|| "until resumed".to_owned(), |u| format!("until {u}"));
-                info!(
-                    scope = %pause.scope,
-                    reason = %Escaped(&pause.reason),
-                    by = %Escaped(&pause.by),
-                    until = %until,
-                    "paused: due jobs of {} wait in the schedule",
-                    pause.scope
-                );
-                self.emit(Event::Paused { pause });
-            }
-        }
-        for old in &state.instructions.pauses {
-            if !read.pauses.iter().any(|p| p.scope == old.scope) {
-                info!(scope = %old.scope, "resumed: due jobs of {} move again", old.scope);
-                self.emit(Event::Resumed { scope: &old.scope });
-            }
-        }
-        state.instructions = read;
     }
 
     async fn heartbeat(&self, state: &mut State) -> Result<(), Error> {

@@ -62,8 +62,14 @@ async fn while_every_queue_is_paused_nothing_is_read_and_the_pause_is_reported_o
         .unwrap();
     let calls = calls.lock().unwrap();
     // The first read of the schedule comes once the pause is over, not before.
-    let first = calls.first().expect("the schedule was read after the resume").0;
-    assert!(first >= Duration::from_secs(5), "read at {first:?} while paused");
+    let first = calls
+        .first()
+        .expect("the schedule was read after the resume")
+        .0;
+    assert!(
+        first >= Duration::from_secs(5),
+        "read at {first:?} while paused"
+    );
     let events = recorder.0.lock().unwrap();
     let paused: Vec<_> = events.iter().filter(|e| e.starts_with("paused")).collect();
     let resumed: Vec<_> = events.iter().filter(|e| e.starts_with("resumed")).collect();
@@ -109,7 +115,9 @@ async fn jobs_the_store_holds_for_a_paused_queue_wait_without_being_stuck() {
     let behind_gone = Arc::new(Mutex::new(false));
     let gone = behind_gone.clone();
     store.expect_due().returning(move |_, offset, limit| {
-        r.lock().unwrap().push((started.elapsed().as_secs(), offset));
+        r.lock()
+            .unwrap()
+            .push((started.elapsed().as_secs(), offset));
         let mut all = vec![job("held-1", 1.0), job("held-2", 1.0)];
         if !*gone.lock().unwrap() {
             all.push(job("behind", 2.0));
@@ -136,7 +144,10 @@ async fn jobs_the_store_holds_for_a_paused_queue_wait_without_being_stuck() {
         .run(tokio::time::sleep(Duration::from_millis(10_500)))
         .await
         .unwrap();
-    assert!(*behind_gone.lock().unwrap(), "the job behind the held ones moved");
+    assert!(
+        *behind_gone.lock().unwrap(),
+        "the job behind the held ones moved"
+    );
     let events = recorder.0.lock().unwrap();
     assert!(
         !events.iter().any(|e| e.contains("quarantined")),
@@ -150,5 +161,10 @@ async fn jobs_the_store_holds_for_a_paused_queue_wait_without_being_stuck() {
         .map(|(at, _)| *at)
         .collect();
     // One pass a second (the peek), not a spin.
-    assert_eq!(passes, (0..=10).collect::<Vec<_>>(), "{:?}", reads.lock().unwrap());
+    assert_eq!(
+        passes,
+        (0..=10).collect::<Vec<_>>(),
+        "{:?}",
+        reads.lock().unwrap()
+    );
 }
