@@ -486,7 +486,7 @@ async fn cancel_and_reschedule_change_one_job() {
     );
     let bad_time = rqs(&url, &["reschedule", "every-10-min", "next week"]).expect(2);
     assert!(
-        bad_time.stderr.contains("not a time"),
+        bad_time.stderr.contains("not an RFC 3339 time"),
         "{}",
         bad_time.stderr
     );
@@ -822,7 +822,7 @@ async fn commands_write_nothing_to_stderr_on_success() {
 }
 
 /// A job's score in the schedule, `None` when it is not scheduled.
-async fn scheduled_score(conn: redis::aio::ConnectionManager, id: &str) -> Option<f64> {
+pub(crate) async fn scheduled_score(conn: redis::aio::ConnectionManager, id: &str) -> Option<f64> {
     q(
         &conn,
         redis::cmd("ZSCORE")

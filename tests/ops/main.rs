@@ -10,10 +10,13 @@ mod support;
 
 mod commands;
 mod common;
+mod controls;
 mod deploy;
 mod docs;
 mod hardening;
 mod image;
+mod list;
 mod metrics;
 mod page;
+mod page_controls;
 mod unattended;

@@ -11,13 +11,18 @@ use crate::common::{Served, T, python_env, scenario};
 use crate::support::{Daemon, q};
 
 /// `$RQS_CHROMIUM`, else `chromium` (Debian's package, installed by `cargo xtask test`).
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     std::env::var_os("RQS_CHROMIUM").map_or_else(|| PathBuf::from("chromium"), PathBuf::from)
 }
 
 /// Runs headless Chromium on `url` with `mode` (`--dump-dom` or `--screenshot=…`) and a
-/// fresh profile; returns its stdout.
-fn headless(url: &str, mode: &str, profile: &Path) -> String {
+/// fresh profile, in a 1280×1080 window; returns its stdout.
+pub(crate) fn headless(url: &str, mode: &str, profile: &Path) -> String {
+    headless_in(url, mode, profile, (1280, 1080))
+}
+
+/// [`headless`] in a window of `(width, height)`.
+fn headless_in(url: &str, mode: &str, profile: &Path, (width, height): (u32, u32)) -> String {
     let mut child = Command::new(chromium())
         .args([
             "--headless",
@@ -29,9 +34,9 @@ fn headless(url: &str, mode: &str, profile: &Path) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
-            "--window-size=1280,1080",
             "--virtual-time-budget=3000",
         ])
+        .arg(format!("--window-size={width},{height}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(mode)
         .arg(url)
@@ -64,7 +69,7 @@ fn headless(url: &str, mode: &str, profile: &Path) -> String {
 }
 
 /// The table row of the rendered page whose id cell (a job or an instance) is `id`.
-fn row<'a>(dom: &'a str, id: &str) -> &'a str {
+pub(crate) fn row<'a>(dom: &'a str, id: &str) -> &'a str {
     let needle = format!("<td class=\"id\">{id}</td>");
     let at = dom
         .find(&needle)
@@ -75,7 +80,7 @@ fn row<'a>(dom: &'a str, id: &str) -> &'a str {
 }
 
 /// The part of the page from the element with this `id` to the first `end` after it.
-fn part<'a>(dom: &'a str, id: &str, end: &str) -> &'a str {
+pub(crate) fn part<'a>(dom: &'a str, id: &str, end: &str) -> &'a str {
     let at = dom
         .find(&format!("id=\"{id}\""))
         .unwrap_or_else(|| panic!("no #{id} on the page:\n{dom}"));
@@ -84,7 +89,7 @@ fn part<'a>(dom: &'a str, id: &str, end: &str) -> &'a str {
 }
 
 /// One summary card.
-fn card<'a>(dom: &'a str, id: &str) -> &'a str {
+pub(crate) fn card<'a>(dom: &'a str, id: &str) -> &'a str {
     part(dom, id, "</div>")
 }
 
@@ -108,6 +113,27 @@ async fn the_status_page_in_headless_chromium() {
         .unwrap();
     assert_eq!(kept, 1, "the dead instance's record has its death TTL");
     scenario(&env, &["due", &url, "due-later", "reports"]);
+    // A pause of a queue nothing here uses, as `rqs pause --queue emails` writes it.
+    let now = crate::support::now_secs();
+    let () = q(
+        &conn,
+        redis::cmd("HSET")
+            .arg("rq:rqs:paused")
+            .arg("emails")
+            .arg(now + 7200),
+    )
+    .await;
+    let note = serde_json::json!({
+        "reason": "SMTP provider outage", "by": "ana@ops", "at": now - 300, "until": now + 7200
+    });
+    let () = q(
+        &conn,
+        redis::cmd("HSET")
+            .arg("rq:rqs:paused:notes")
+            .arg("emails")
+            .arg(note.to_string()),
+    )
+    .await;
 
     let mut served = Served::start(&url, &["-i", "1", "--name", "page-1"]).await;
     served
@@ -199,6 +225,22 @@ async fn the_status_page_in_headless_chromium() {
     }
     assert!(row(&dom, "gone").contains("missing hash"));
 
+    // The banner, the commands to copy, and the hand-off of this instance.
+    let banner = part(&dom, "paused", "</section>");
+    assert!(
+        banner.contains("SMTP provider outage") && banner.contains("rqs resume --queue emails"),
+        "{banner}"
+    );
+    assert!(
+        every.contains("<code>rqs cancel every-10-min</code>"),
+        "{every}"
+    );
+    let handoffs = part(&dom, "handoffs", "</section>");
+    assert!(
+        handoffs.contains("<svg class=\"chart\"") && handoffs.contains("due-later"),
+        "{handoffs}"
+    );
+
     // The quarantine, with its reason.
     let quarantine = part(&dom, "quarantine", "</section>");
     let bad = row(quarantine, "bad-due");
@@ -207,12 +249,14 @@ async fn the_status_page_in_headless_chromium() {
         "{bad}"
     );
 
-    // A screenshot; RQS_STATUS_SCREENSHOT=path keeps a copy (docs/status-page.png).
+    // A screenshot of the whole page; RQS_STATUS_SCREENSHOT=path keeps a copy
+    // (docs/status-page.png).
     let shot = profile.path().join("status-page.png");
-    headless(
+    headless_in(
         &page,
         &format!("--screenshot={}", shot.display()),
         &profile.path().join("shot"),
+        (1280, 1700),
     );
     let png = std::fs::read(&shot).expect("chromium wrote no screenshot");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
@@ -220,7 +264,7 @@ async fn the_status_page_in_headless_chromium() {
         u32::from_be_bytes(png[16..20].try_into().unwrap()),
         u32::from_be_bytes(png[20..24].try_into().unwrap()),
     );
-    assert_eq!((width, height), (1280, 1080));
+    assert_eq!((width, height), (1280, 1700));
     if let Some(keep) = std::env::var_os("RQS_STATUS_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }

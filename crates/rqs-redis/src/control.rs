@@ -72,7 +72,11 @@ impl<C: Conn> RedisControl<C> {
     ///
     /// # Errors
     /// The backend's.
-    pub async fn resume(&self, scope: &PauseScope, now: DateTime<Utc>) -> Result<bool, BackendError> {
+    pub async fn resume(
+        &self,
+        scope: &PauseScope,
+        now: DateTime<Utc>,
+    ) -> Result<bool, BackendError> {
         let was = self
             .instructions(now)
             .await?

@@ -30,9 +30,9 @@
 
 mod compose;
 mod config;
-mod control;
 mod connect_error;
 mod connection;
+mod control;
 mod error;
 mod lifecycle;
 mod lock;
@@ -43,10 +43,10 @@ mod tls;
 mod url;
 
 pub use compose::{RedisScheduler, scheduler};
-pub use control::RedisControl;
 pub use config::{Address, ConnectOptions, RedisConfig, Secret, SentinelOptions};
 pub use connect_error::ConnectError;
 pub use connection::{Conn, RedisConnection, connect};
+pub use control::RedisControl;
 pub use error::{REJECTED, backend_error, is_transient};
 pub use lifecycle::RedisLifecycleRegistry;
 pub use lock::RedisLockProvider;

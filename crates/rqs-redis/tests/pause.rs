@@ -58,7 +58,10 @@ async fn a_commit_leaves_a_paused_queues_jobs_untouched_and_moves_the_others() {
     let store = RedisJobStore::new(conn.clone());
     let control = RedisControl::new(conn.clone());
     for (id, q) in [("a", "held"), ("b", "free"), ("c", "held")] {
-        store.schedule(&id.into(), &client_job(q), 1.0).await.unwrap();
+        store
+            .schedule(&id.into(), &client_job(q), 1.0)
+            .await
+            .unwrap();
     }
     let before = store.job(&"a".into()).await.unwrap();
     control
@@ -67,14 +70,24 @@ async fn a_commit_leaves_a_paused_queues_jobs_untouched_and_moves_the_others() {
         .unwrap();
     let batch = handoffs(&store, &["a", "b", "c"]).await;
     let outcomes = store.commit(&batch).await.unwrap();
-    assert_eq!(outcomes, [Outcome::Paused, Outcome::Pushed, Outcome::Paused]);
+    assert_eq!(
+        outcomes,
+        [Outcome::Paused, Outcome::Pushed, Outcome::Paused]
+    );
     assert_eq!(store.score(&"a".into()).await.unwrap(), Some(1.0));
-    assert_eq!(store.job(&"a".into()).await.unwrap(), before, "hash untouched");
+    assert_eq!(
+        store.job(&"a".into()).await.unwrap(),
+        before,
+        "hash untouched"
+    );
     assert!(list(&conn, "held").await.is_empty());
     assert_eq!(list(&conn, "free").await, ["b"]);
 
     // A pause of every queue holds the rest; a resume of one queue does not end it.
-    store.schedule(&"d".into(), &client_job("free"), 2.0).await.unwrap();
+    store
+        .schedule(&"d".into(), &client_job("free"), 2.0)
+        .await
+        .unwrap();
     control
         .pause(&PauseScope::All, None, "", "", Utc::now())
         .await
@@ -98,17 +111,37 @@ async fn a_pause_whose_end_has_passed_holds_nothing() {
     let conn = server.connection().await;
     let store = RedisJobStore::new(conn.clone());
     let control = RedisControl::new(conn.clone());
-    store.schedule(&"a".into(), &client_job("q"), 1.0).await.unwrap();
+    store
+        .schedule(&"a".into(), &client_job("q"), 1.0)
+        .await
+        .unwrap();
     let past = Utc.timestamp_opt(1_000_000_000, 0).unwrap();
     control
         .pause(&PauseScope::All, Some(1_000_000_060.0), "", "", past)
         .await
         .unwrap();
-    assert!(control.instructions(Utc::now()).await.unwrap().pauses.is_empty());
+    assert!(
+        control
+            .instructions(Utc::now())
+            .await
+            .unwrap()
+            .pauses
+            .is_empty()
+    );
     let batch = handoffs(&store, &["a"]).await;
     assert_eq!(store.commit(&batch).await.unwrap(), [Outcome::Pushed]);
-    let lane = FastLane::at(Utc::now(), 0, 10, PlainEnqueue { default_timeout: 180 });
-    store.schedule(&"b".into(), &client_job("q"), 1.0).await.unwrap();
+    let lane = FastLane::at(
+        Utc::now(),
+        0,
+        10,
+        PlainEnqueue {
+            default_timeout: 180,
+        },
+    );
+    store
+        .schedule(&"b".into(), &client_job("q"), 1.0)
+        .await
+        .unwrap();
     assert_eq!(store.fast_pass(&lane).await.unwrap().handed.len(), 1);
 }
 
@@ -119,13 +152,23 @@ async fn the_fast_lane_stops_at_a_paused_queues_job_and_hands_nothing_over_when_
     let store = RedisJobStore::new(conn.clone());
     let control = RedisControl::new(conn.clone());
     for (id, q, score) in [("a", "free", 1.0), ("b", "held", 2.0), ("c", "free", 3.0)] {
-        store.schedule(&id.into(), &client_job(q), score).await.unwrap();
+        store
+            .schedule(&id.into(), &client_job(q), score)
+            .await
+            .unwrap();
     }
     control
         .pause(&queue("held"), None, "", "", Utc::now())
         .await
         .unwrap();
-    let lane = FastLane::at(Utc::now(), 0, 10, PlainEnqueue { default_timeout: 180 });
+    let lane = FastLane::at(
+        Utc::now(),
+        0,
+        10,
+        PlainEnqueue {
+            default_timeout: 180,
+        },
+    );
     let pass = store.fast_pass(&lane).await.unwrap();
     assert_eq!(pass.handed.len(), 1);
     assert_eq!(pass.handed[0].job_id, "a");
@@ -134,7 +177,14 @@ async fn the_fast_lane_stops_at_a_paused_queues_job_and_hands_nothing_over_when_
         .pause(&PauseScope::All, None, "", "", Utc::now())
         .await
         .unwrap();
-    let lane = FastLane::at(Utc::now(), 1, 10, PlainEnqueue { default_timeout: 180 });
+    let lane = FastLane::at(
+        Utc::now(),
+        1,
+        10,
+        PlainEnqueue {
+            default_timeout: 180,
+        },
+    );
     let pass = store.fast_pass(&lane).await.unwrap();
     assert!(pass.handed.is_empty() && pass.stopped);
     assert_eq!(store.score(&"c".into()).await.unwrap(), Some(3.0));
@@ -221,5 +271,9 @@ async fn a_window_on_its_way_when_the_pause_lands_hands_nothing_over() {
     opener.abort();
     assert_eq!(stats.pushed, 0, "{stats:?}");
     assert!(list(&conn, "q").await.is_empty());
-    assert_eq!(store.count(None).await.unwrap(), 50, "every job still scheduled");
+    assert_eq!(
+        store.count(None).await.unwrap(),
+        50,
+        "every job still scheduled"
+    );
 }

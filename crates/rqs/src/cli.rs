@@ -47,6 +47,12 @@ pub(crate) enum Command {
     Cancel(crate::commands::cancel::CancelArgs),
     /// Move a scheduled job to another time
     Reschedule(crate::commands::reschedule::RescheduleArgs),
+    /// Hand a scheduled job over now (a periodic job keeps its next run and repeat count)
+    RunNow(crate::commands::run_now::RunNowArgs),
+    /// Hold due jobs in the schedule, for every queue or some, for a while or until resumed
+    Pause(crate::commands::pause::PauseArgs),
+    /// End a pause: the jobs that waited go out in due order
+    Resume(crate::commands::pause::ResumeArgs),
     /// The jobs rqs set aside as unreadable, and putting them back
     Quarantine(crate::commands::quarantine::QuarantineArgs),
     /// A dry run over the whole schedule: what rqs would do with each job; changes nothing
@@ -148,6 +154,16 @@ pub(crate) struct RunArgs {
     /// status page (/) on HOST:PORT (off by default)
     #[arg(long, value_name = "HOST:PORT", value_parser = crate::http::parse_addr)]
     pub(crate) metrics_addr: Option<String>,
+
+    /// Show job descriptions that hold a call's arguments on the status page (hidden by
+    /// default: arguments may carry personal data or secrets)
+    #[arg(long, requires = "metrics_addr")]
+    pub(crate) page_show_args: bool,
+
+    /// Require these credentials for the status page and /metrics (/healthz and /readyz
+    /// stay open): FILE holds one line, `bearer TOKEN` or `basic USER:PASSWORD`
+    #[arg(long, value_name = "FILE", requires = "metrics_addr", value_parser = crate::http_auth::read_file)]
+    pub(crate) http_auth_file: Option<crate::http_auth::HttpAuth>,
 }
 
 /// A flag value that parses but cannot be used.

@@ -14,8 +14,12 @@
 //!   a client has [`HEADER_TIMEOUT`] to send each request head;
 //! - at most [`MAX_IN_FLIGHT`] requests are answered at once (more get 503 at once), each
 //!   within [`REQUEST_TIMEOUT`];
-//! - the page is read from Redis at most once every [`PAGE_FRESH`], whatever the number of
-//!   loads, and each read is bounded in bytes (`Inspector::upcoming`).
+//! - the page is read from Redis at most once every [`PAGE_FRESH`] for each address
+//!   (search and position), whatever the number of loads; one page is read at a time,
+//!   and each read is bounded in jobs and bytes (`Inspector::jobs_page`,
+//!   `Inspector::search`);
+//! - with `--http-auth-file`, the page and `/metrics` need its credentials; the probes
+//!   (`/healthz`, `/readyz`) stay open.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -25,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{Request, StatusCode, header};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -36,11 +40,14 @@ use tokio::sync::{Semaphore, oneshot};
 use tower::ServiceExt;
 use tracing::{debug, info};
 
+use crate::chart::Chart;
 use crate::cli::ConnectionArgs;
 use crate::connection::Connection;
 use crate::exit::Failure;
+use crate::http_auth::HttpAuth;
 use crate::inspect::{Discovery, Inspector, KnownInstances};
 use crate::page;
+use crate::page_query::PageQuery;
 use crate::telemetry::Health;
 
 /// Jobs the status page lists.
@@ -66,6 +73,9 @@ pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// A rendered page is served again for this long before Redis is read afresh.
 pub(crate) const PAGE_FRESH: Duration = Duration::from_secs(1);
 
+/// Rendered pages kept (one per search and position), the oldest replaced first.
+const PAGES_KEPT: usize = 16;
+
 /// The longest the first page load waits for the daemon's first walk of the instances.
 const FIRST_WALK_WAIT: Duration = Duration::from_secs(2);
 
@@ -80,12 +90,18 @@ pub(crate) struct AppState {
     /// The instances the daemon's walks found.
     pub(crate) known: Arc<KnownInstances>,
     pub(crate) page: Arc<PageCache>,
+    /// This instance's hand-offs of the last hour, for the page's chart.
+    pub(crate) chart: Arc<Chart>,
+    /// `--page-show-args`.
+    pub(crate) show_args: bool,
+    /// `--http-auth-file`: what the page and `/metrics` require.
+    pub(crate) auth: Option<Arc<HttpAuth>>,
 }
 
-/// The last page rendered, and when.
+/// The pages rendered lately, by address, and when.
 #[derive(Debug, Default)]
 pub(crate) struct PageCache {
-    last: tokio::sync::Mutex<Option<(Instant, String)>>,
+    last: tokio::sync::Mutex<Vec<(PageQuery, Instant, String)>>,
 }
 
 /// Checks a `--metrics-addr` value: `HOST:PORT` (`127.0.0.1:9100`, `[::]:9100`,
@@ -314,7 +330,16 @@ async fn accept(listener: TcpListener, app: Router) {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// `None` when the request may go on; else the `401` to answer.
+fn refused(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let auth = state.auth.as_ref()?;
+    (!auth.admits(headers)).then(|| auth.challenge())
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(no) = refused(&state, &headers) {
+        return no;
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -353,22 +378,39 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The page, read afresh at most once every [`PAGE_FRESH`]: loads meanwhile wait for the
-/// read in progress and share it. A page that could not be read is not kept, so the first
-/// load after Redis is back reads it.
-async fn status_page(State(state): State<AppState>) -> Response {
+/// The page, read afresh at most once every [`PAGE_FRESH`] for each address: loads
+/// meanwhile wait for the read in progress and share it, and one page is read at a time,
+/// so searches cannot pile reads onto Redis. A page that could not be read is not kept,
+/// so the first load after Redis is back reads it.
+async fn status_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if let Some(no) = refused(&state, &headers) {
+        return no;
+    }
+    let query = match PageQuery::parse(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad request: {e}\n")).into_response(),
+    };
     let html = [(header::CONTENT_TYPE, "text/html; charset=utf-8")];
-    let mut last = state.page.last.lock().await;
-    let fresh = last.as_ref().filter(|(at, _)| at.elapsed() < PAGE_FRESH);
-    if let Some((_, body)) = fresh {
+    let mut kept = state.page.last.lock().await;
+    kept.retain(|(_, at, _)| at.elapsed() < PAGE_FRESH);
+    if let Some((_, _, body)) = kept.iter().find(|(q, _, _)| *q == query) {
         return (StatusCode::OK, html, body.clone()).into_response();
     }
-    let (status, body) = render(&state).await;
-    *last = (status == StatusCode::OK).then(|| (Instant::now(), body.clone()));
+    let (status, body) = render(&state, &query).await;
+    if status == StatusCode::OK {
+        if kept.len() >= PAGES_KEPT {
+            kept.remove(0);
+        }
+        kept.push((query, Instant::now(), body.clone()));
+    }
     (status, html, body).into_response()
 }
 
-async fn render(state: &AppState) -> (StatusCode, String) {
+async fn render(state: &AppState, query: &PageQuery) -> (StatusCode, String) {
     state.known.first_walk(FIRST_WALK_WAIT).await;
     let mut known = state.known.names();
     known.push(state.instance.clone());
@@ -382,18 +424,32 @@ async fn render(state: &AppState) -> (StatusCode, String) {
         Err(e) => return unreadable(&here, &e),
     };
     // A key of the wrong type spoils its own section only; Redis away spoils the page.
-    let jobs = match inspector.upcoming(PAGE_JOBS).await {
-        Err(e) if e.is_transient() => return unreadable(&here, &e),
-        other => other.map_err(|e| e.to_string()),
+    macro_rules! part {
+        ($read:expr) => {
+            match $read.await {
+                Err(e) if e.is_transient() => return unreadable(&here, &e),
+                other => other.map_err(|e| e.to_string()),
+            }
+        };
+    }
+    let jobs = if query.is_search() {
+        part!(inspector.search(&query.needle(), query.offset, PAGE_JOBS))
+    } else {
+        part!(inspector.jobs_page(query.offset, PAGE_JOBS, overview.scheduled))
     };
-    let quarantine = match inspector.quarantine_page(PAGE_QUARANTINE).await {
-        Err(e) if e.is_transient() => return unreadable(&here, &e),
-        other => other.map_err(|e| e.to_string()),
+    let quarantine = part!(inspector.quarantine_page(PAGE_QUARANTINE));
+    let history = part!(inspector.history(page::HISTORY_ROWS));
+    let pauses = part!(inspector.pauses());
+    let parts = page::Parts {
+        query,
+        jobs,
+        quarantine,
+        history,
+        pauses,
+        chart: state.chart.minutes(overview.generated.0),
+        show_args: state.show_args,
     };
-    (
-        StatusCode::OK,
-        page::render(&here, &overview, &jobs, &quarantine),
-    )
+    (StatusCode::OK, page::render(&here, &overview, &parts))
 }
 
 fn unreadable(here: &page::Here<'_>, e: &rqs_core::BackendError) -> (StatusCode, String) {
@@ -406,7 +462,7 @@ fn unreadable(here: &page::Here<'_>, e: &rqs_core::BackendError) -> (StatusCode,
 
 #[cfg(test)]
 mod tests {
-    use rqs_core::{JobHash, JobId};
+    use rqs_core::{JobHash, JobId, keys};
     use rqs_store::JobAdmin;
     use rqs_testkit::RedisServer;
 
@@ -436,6 +492,9 @@ mod tests {
             instance: "<i>me</i>".into(),
             known,
             page: Arc::default(),
+            chart: Arc::default(),
+            show_args: false,
+            auth: None,
         }
     }
 
@@ -520,7 +579,11 @@ mod tests {
         .config;
         let reader = rqs_redis::RedisConnection::connect(&config).await.unwrap();
         let health = Arc::new(Health::default());
-        let app_state = state(reader.clone(), health.clone());
+        // Descriptions shown whole (`--page-show-args`), to see them escaped.
+        let app_state = AppState {
+            show_args: true,
+            ..state(reader.clone(), health.clone())
+        };
         let app = router(app_state.clone());
 
         let (status, page) = get(&app, "/").await;
@@ -616,6 +679,10 @@ mod tests {
         );
         let jobs = inspector.upcoming(PAGE_JOBS).await.unwrap();
         assert_eq!(jobs.len(), 3);
+        // A cut id gets no command to copy: it could not name the job.
+        let page = inspector.jobs_page(0, PAGE_JOBS, 3).await.unwrap();
+        let cut: Vec<bool> = page.rows.iter().map(|r| r.cut).collect();
+        assert_eq!(cut, [false, true, false]);
         assert_eq!(jobs[0].id, "big");
         assert_eq!(jobs[0].queue.as_deref(), Some("default"));
         assert_eq!(jobs[0].unread("description"), Some(1 << 20));
@@ -632,11 +699,259 @@ mod tests {
                 active: true,
             },
             &inspector.overview(Discovery::Known(&[])).await.unwrap(),
-            &Ok(jobs),
-            &Ok(Vec::new()),
+            &page::Parts {
+                query: &PageQuery::default(),
+                jobs: Ok(inspector.jobs_page(0, PAGE_JOBS, 3).await.unwrap()),
+                quarantine: Ok(Vec::new()),
+                history: Ok((0, Vec::new())),
+                pauses: Ok(Default::default()),
+                chart: Vec::new(),
+                show_args: false,
+            },
         );
         assert!(html.contains("description of 1.0 MiB, not shown"), "{html}");
         assert!(html.contains("meta of 1.0 MiB, not shown"), "{html}");
         assert!(html.len() < 64 * 1024, "{} bytes", html.len());
+    }
+
+    async fn reader(server: &RedisServer) -> Connection {
+        rqs_redis::RedisConnection::connect(
+            &rqs_redis::RedisConfig::from_url(&server.url())
+                .unwrap()
+                .config,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Paging reads one page by position; a search reads the schedule in chunks and
+    /// stops at its cap, saying where to go on.
+    #[tokio::test]
+    async fn paging_and_search_read_bounded_pages() {
+        let server = RedisServer::start();
+        let conn = server.connection().await;
+        let total = crate::inspect::SEARCH_READS + 500;
+        // One script writes the jobs: 2,500 round trips would be slow in a debug build.
+        let _: () = redis::cmd("EVAL")
+            .arg(
+                "for i = 0, tonumber(ARGV[1]) - 1 do \
+                   local id = string.format('job-%05d', i) \
+                   redis.call('HSET', 'rq:job:' .. id, 'origin', i % 2 == 0 and 'even' or 'odd', 'data', 'x') \
+                   redis.call('ZADD', KEYS[1], 4000000000 + i, id) end",
+            )
+            .arg(1)
+            .arg("rq:scheduler:scheduled_jobs")
+            .arg(total)
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        // A negative score is not counted, nor paged.
+        let _: () = redis::cmd("ZADD")
+            .arg("rq:scheduler:scheduled_jobs")
+            .arg(-5)
+            .arg("negative")
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap();
+        let inspector = Inspector::new(reader(&server).await);
+        let page = inspector.jobs_page(100, PAGE_JOBS, total).await.unwrap();
+        let ids: Vec<&str> = page.rows.iter().map(|r| r.job.id.as_str()).collect();
+        assert_eq!(ids.first(), Some(&"job-00100"));
+        assert_eq!(ids.last(), Some(&"job-00149"));
+        assert_eq!((page.next, page.rows[0].position), (Some(150), 100));
+        let last = inspector
+            .jobs_page(total - 10, PAGE_JOBS, total)
+            .await
+            .unwrap();
+        assert_eq!((last.rows.len(), last.next), (10, None));
+
+        // 50 matches found within the cap: the next page starts after the last one.
+        let needle = PageQuery::parse(Some("q=ODD")).unwrap().needle();
+        let found = inspector.search(&needle, 0, PAGE_JOBS).await.unwrap();
+        assert_eq!(found.rows.len(), PAGE_JOBS);
+        assert_eq!(found.rows[0].job.id, "job-00001");
+        assert_eq!(
+            (found.next, found.capped, found.read),
+            (Some(100), false, 100)
+        );
+        // No match: it stops at the cap and says where to go on, then reaches the end.
+        let needle = PageQuery::parse(Some("q=nowhere")).unwrap().needle();
+        let capped = inspector.search(&needle, 0, PAGE_JOBS).await.unwrap();
+        assert!(capped.capped && capped.rows.is_empty());
+        assert_eq!(
+            (capped.read, capped.next),
+            (
+                crate::inspect::SEARCH_READS,
+                Some(crate::inspect::SEARCH_READS)
+            )
+        );
+        let rest = inspector
+            .search(&needle, crate::inspect::SEARCH_READS, PAGE_JOBS)
+            .await
+            .unwrap();
+        assert_eq!((rest.read, rest.next, rest.capped), (500, None, false));
+        // By id, from a later position.
+        let needle = PageQuery::parse(Some("q=job-0240")).unwrap().needle();
+        let by_id = inspector.search(&needle, 2_000, PAGE_JOBS).await.unwrap();
+        assert_eq!(by_id.rows.len(), 10);
+        assert_eq!(by_id.rows[0].position, 2_400);
+
+        // Through the router: the form keeps the text, escaped, and the links carry it.
+        let app = router(state(reader(&server).await, Arc::new(Health::default())));
+        let (status, html) = get(&app, "/?q=%22%3E%3Cx%3Enowhere").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            html.contains("value=\"&quot;&gt;&lt;x&gt;nowhere\""),
+            "{html}"
+        );
+        assert!(html.contains("stopped early"), "{html}");
+        assert!(
+            html.contains("href=\"/?q=%22%3E%3Cx%3Enowhere&amp;offset=2000\""),
+            "{html}"
+        );
+        assert!(
+            !html.contains("http-equiv=\"refresh\""),
+            "a search does not reload"
+        );
+        let (status, body) = get(&app, "/?offset=-3").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("offset must be a whole number"), "{body}");
+        let (_, html) = get(&app, "/?offset=50").await;
+        assert!(html.contains("jobs 51–100 of 2,500"), "{html}");
+        assert!(html.contains("href=\"/\" rel=\"prev\">previous"), "{html}");
+        assert!(
+            html.contains("href=\"/?offset=100\" rel=\"next\">next 50"),
+            "{html}"
+        );
+    }
+
+    /// The history and the pauses are read bounded, and a wrong-typed key spoils only its
+    /// own part of the page.
+    #[tokio::test]
+    async fn history_and_pauses_are_read_within_bounds() {
+        let server = RedisServer::start();
+        let conn = server.connection().await;
+        let mut c = conn.clone();
+        let _: () = redis::pipe()
+            .cmd("RPUSH")
+            .arg(crate::history::KEY)
+            .arg(r#"{"at":1800000000.25,"job":"<j>","queue":"q","late":0.004}"#)
+            .arg("x".repeat(10_000))
+            .arg("not json")
+            .ignore()
+            .cmd("HSET")
+            .arg(keys::PAUSED)
+            .arg("*")
+            .arg("")
+            .arg("ended")
+            .arg("1000")
+            .arg("big")
+            .arg("9".repeat(100))
+            .ignore()
+            .cmd("HSET")
+            .arg(keys::PAUSE_NOTES)
+            .arg("*")
+            .arg(r#"{"reason":"<deploy>","by":"ana","at":1800000000.0,"until":null}"#)
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let inspector = Inspector::new(reader(&server).await);
+        let (length, entries) = inspector.history(10).await.unwrap();
+        assert_eq!((length, entries.len()), (3, 3));
+        assert!(
+            matches!(&entries[0], crate::history::Entry::HandOff { job, late, .. } if job == "<j>" && *late == 0.004)
+        );
+        assert!(
+            matches!(&entries[1], crate::history::Entry::Unreadable(why) if why.contains("10000 bytes"))
+        );
+        assert!(matches!(&entries[2], crate::history::Entry::Unreadable(_)));
+        let pauses = inspector.pauses().await.unwrap();
+        assert_eq!(pauses.total, 3);
+        assert_eq!(pauses.read[0].scope, crate::pause_banner::Scope::All);
+        let in_force: Vec<_> = pauses.in_force(crate::output::now()).collect();
+        // `ended` is over; `big`'s end is too large to read, so it is shown as unreadable.
+        assert_eq!(in_force.len(), 2, "{in_force:?}");
+
+        let app = router(state(reader(&server).await, Arc::new(Health::default())));
+        let (status, html) = get(&app, "/").await;
+        assert_eq!(status, StatusCode::OK);
+        let banner = &html[html.find("id=\"paused\"").unwrap()..];
+        assert!(banner.contains("Paused: every queue"), "{banner}");
+        assert!(banner.contains("why: &lt;deploy&gt;"), "{banner}");
+        assert!(banner.contains("<code>rqs resume</code>"), "{banner}");
+        assert!(
+            banner.contains("<code>rqs resume --queue big</code>"),
+            "{banner}"
+        );
+        assert!(!banner.contains("ended"), "{banner}");
+        assert!(html.contains("&lt;j&gt;") && !html.contains("<j>"));
+
+        // Wrong types: the parts say so, the rest of the page is there.
+        let _: () = redis::pipe()
+            .cmd("DEL")
+            .arg(crate::history::KEY)
+            .arg(keys::PAUSED)
+            .ignore()
+            .cmd("SET")
+            .arg(crate::history::KEY)
+            .arg("x")
+            .ignore()
+            .cmd("SET")
+            .arg(keys::PAUSED)
+            .arg("x")
+            .ignore()
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        tokio::time::sleep(PAGE_FRESH).await;
+        let (status, html) = get(&app, "/").await;
+        assert_eq!(status, StatusCode::OK, "{html}");
+        assert!(html.contains("Cannot read the pauses"), "{html}");
+        assert!(html.contains("WRONGTYPE"), "{html}");
+        assert!(html.contains("id=\"instances\""), "{html}");
+    }
+
+    /// With `--http-auth-file`, the page and the metrics need the credentials; the probes
+    /// do not.
+    #[tokio::test]
+    async fn the_page_and_metrics_need_the_credentials_and_probes_do_not() {
+        let server = RedisServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("auth");
+        std::fs::write(&file, "bearer t0ken\n").unwrap();
+        let auth = crate::http_auth::read_file(file.to_str().unwrap()).unwrap();
+        let health = Arc::new(Health::default());
+        health.set_ready(true);
+        let app = router(AppState {
+            auth: Some(Arc::new(auth)),
+            ..state(reader(&server).await, health)
+        });
+        let call = |path: &str, token: Option<&str>| {
+            let mut request = Request::get(path);
+            if let Some(t) = token {
+                request = request.header(header::AUTHORIZATION, t);
+            }
+            app.clone().oneshot(request.body(Body::empty()).unwrap())
+        };
+        for path in ["/", "/metrics", "/?q=x"] {
+            let no = call(path, None).await.unwrap();
+            assert_eq!(no.status(), StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(
+                no.headers()[header::WWW_AUTHENTICATE],
+                "Bearer realm=\"rqs\""
+            );
+            let wrong = call(path, Some("Bearer t0kem")).await.unwrap();
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{path}");
+            let yes = call(path, Some("Bearer t0ken")).await.unwrap();
+            assert_eq!(yes.status(), StatusCode::OK, "{path}");
+        }
+        for path in ["/healthz", "/readyz"] {
+            assert_eq!(
+                call(path, None).await.unwrap().status(),
+                StatusCode::OK,
+                "{path}"
+            );
+        }
     }
 }

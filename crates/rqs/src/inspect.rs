@@ -641,3 +641,318 @@ fn instance(name: &str, r: &InstanceRecord, holds_lock: bool) -> Instance {
         holds_lock,
     }
 }
+
+// --- The status page's paging, search, history and pauses ---------------------------
+
+/// Jobs one search reads at most, whatever it finds: a search walks the schedule in
+/// chunks and stops here, saying so, instead of reading the whole schedule.
+pub(crate) const SEARCH_READS: u64 = 2_000;
+
+/// Jobs read per script call of a search: each call holds Redis for a bounded time.
+const SEARCH_CHUNK: usize = 100;
+
+/// The largest history entry the page reads (rqs writes about 100 bytes).
+const HISTORY_ENTRY_BYTES: u64 = 4096;
+
+/// The most pauses the page reads; the longest queue name, pause end and note read.
+const PAUSES_READ: usize = 50;
+const PAUSE_FIELD_BYTES: u64 = 1024;
+const PAUSE_VALUE_BYTES: u64 = 64;
+const PAUSE_NOTE_BYTES: u64 = 8 * 1024;
+
+/// A page of the schedule by position (rank among the scores from 0 up, as the counts
+/// are), each field read within its bound as [`UPCOMING`] does. By rank, so a far page
+/// costs `O(log n)`, not a walk to its offset.
+static JOBS_AT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1]: the schedule. ARGV[1]: the first position (0: the first job due, counting
+-- scores from 0 up); ARGV[2]: how many; ARGV[3]: the job key prefix; ARGV[4]: the
+-- longest id returned; ARGV[5], ARGV[6]...: field name, most bytes read of it.
+-- Returns rows as UPCOMING does.
+local start = redis.call('ZCOUNT', KEYS[1], '-inf', '(0') + tonumber(ARGV[1])
+local page = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
+local longest = tonumber(ARGV[4])
+local out = {}
+for k = 1, #page, 2 do
+  local key = ARGV[3] .. page[k]
+  local kind = redis.call('TYPE', key)['ok']
+  local row = {string.sub(page[k], 1, longest), #page[k], page[k + 1], kind}
+  if kind == 'hash' then
+    for f = 5, #ARGV, 2 do
+      local size = redis.call('HSTRLEN', key, ARGV[f])
+      if size > tonumber(ARGV[f + 1]) then
+        row[#row + 1] = size
+      else
+        row[#row + 1] = redis.call('HGET', key, ARGV[f])
+      end
+    end
+  end
+  out[#out + 1] = row
+end
+return out
+",
+    )
+});
+
+/// The newest history entries, each returned only when small.
+static HISTORY_READ: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1]: the history list. ARGV[1]: how many entries; ARGV[2]: the most bytes of one.
+-- Returns {list length, entry or its size when larger...}, newest first.
+local out = {redis.call('LLEN', KEYS[1])}
+for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+  if #e > tonumber(ARGV[2]) then out[#out + 1] = #e else out[#out + 1] = e end
+end
+return out
+",
+    )
+});
+
+/// The pauses and their notes, bounded in count and bytes.
+static PAUSES: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1]: the pauses (field: a queue or '*'; value: end time or ''); KEYS[2]: their
+-- notes. ARGV[1]: the most pauses; ARGV[2]: the longest field returned; ARGV[3]: the
+-- longest value read; ARGV[4]: the longest note read.
+-- Returns {total, {field cut, field length, value or its size, note or its size or
+-- false}...}, '*' first when present.
+local most = tonumber(ARGV[1])
+local total = redis.call('HLEN', KEYS[1])
+local names = {}
+if redis.call('HEXISTS', KEYS[1], '*') == 1 then names[1] = '*' end
+local found
+if total <= most then
+  found = redis.call('HKEYS', KEYS[1])
+else
+  found = {}
+  local scanned = redis.call('HSCAN', KEYS[1], '0', 'COUNT', most)[2]
+  for i = 1, #scanned, 2 do found[#found + 1] = scanned[i] end
+end
+table.sort(found)
+for _, name in ipairs(found) do
+  if name ~= '*' and #names < most then names[#names + 1] = name end
+end
+local function bounded(key, field, most)
+  local size = redis.call('HSTRLEN', key, field)
+  if size > most then return size end
+  return redis.call('HGET', key, field)
+end
+local notes = redis.call('EXISTS', KEYS[2]) == 1 and redis.call('TYPE', KEYS[2])['ok'] == 'hash'
+local out = {total}
+for _, name in ipairs(names) do
+  local note = false
+  if notes then note = bounded(KEYS[2], name, tonumber(ARGV[4])) end
+  out[#out + 1] = {string.sub(name, 1, tonumber(ARGV[2])), #name,
+    bounded(KEYS[1], name, tonumber(ARGV[3])), note}
+end
+return out
+",
+    )
+});
+
+/// One job of a page, with where it stands in the schedule.
+#[derive(Debug, Clone)]
+pub(crate) struct PageJob {
+    pub(crate) job: JobSummary,
+    /// Its position in the schedule (0: the first due).
+    pub(crate) position: u64,
+    /// Its id was too long to show whole (so no command can name it).
+    pub(crate) cut: bool,
+}
+
+impl PageJob {
+    fn new(job: JobSummary, position: u64) -> Self {
+        // An id cut short is longer than the cut, its note included; an escaped id
+        // longer than that may be whole, and only loses its commands.
+        let cut = job.id.len() > PAGE_ID_BYTES;
+        Self { job, position, cut }
+    }
+}
+
+/// The jobs table of one page load.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobsPage {
+    pub(crate) rows: Vec<PageJob>,
+    /// Where it started reading.
+    pub(crate) offset: u64,
+    /// Jobs read.
+    pub(crate) read: u64,
+    /// Where the next page starts; `None`: the schedule ends within this one.
+    pub(crate) next: Option<u64>,
+    /// A search that stopped at [`SEARCH_READS`] before it found a page of matches.
+    pub(crate) capped: bool,
+}
+
+/// A bulk string, or the size a script returned instead of a value too large to read.
+fn bounded_value(v: &redis::Value) -> Result<Option<&[u8]>, u64> {
+    match v {
+        redis::Value::BulkString(b) => Ok(Some(b)),
+        redis::Value::Int(size) => Err(u64::try_from(*size).unwrap_or(0)),
+        _ => Ok(None),
+    }
+}
+
+impl Inspector {
+    /// `limit` jobs from position `offset`, for the page.
+    async fn jobs_at(&self, offset: u64, limit: usize) -> Result<Vec<PageJob>, BackendError> {
+        let mut call = JOBS_AT.key(keys::SCHEDULED_JOBS);
+        call.arg(offset)
+            .arg(limit)
+            .arg(keys::JOB_PREFIX)
+            .arg(PAGE_ID_BYTES);
+        for (field, most) in PAGE_FIELDS {
+            call.arg(field).arg(most);
+        }
+        let rows: Vec<redis::Value> = call
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend_error)?;
+        rows.into_iter()
+            .zip(offset..)
+            .map(|(row, position)| Ok(PageJob::new(upcoming_row(row)?, position)))
+            .collect()
+    }
+
+    /// The page's jobs table: `limit` jobs from position `offset`.
+    pub(crate) async fn jobs_page(
+        &self,
+        offset: u64,
+        limit: usize,
+        scheduled: u64,
+    ) -> Result<JobsPage, BackendError> {
+        let rows = if offset == 0 {
+            // The page every refresh loads: read as it always was.
+            self.upcoming(limit)
+                .await?
+                .into_iter()
+                .zip(0..)
+                .map(|(job, position)| PageJob::new(job, position))
+                .collect()
+        } else {
+            self.jobs_at(offset, limit).await?
+        };
+        let read = rows.len() as u64;
+        Ok(JobsPage {
+            rows,
+            offset,
+            read,
+            next: (offset + read < scheduled && read > 0).then_some(offset + read),
+            capped: false,
+        })
+    }
+
+    /// Up to `limit` jobs from position `offset` on whose id, function or queue holds
+    /// `needle`, reading at most [`SEARCH_READS`] jobs, [`SEARCH_CHUNK`] per call.
+    pub(crate) async fn search(
+        &self,
+        needle: &crate::page_query::Needle,
+        offset: u64,
+        limit: usize,
+    ) -> Result<JobsPage, BackendError> {
+        let mut page = JobsPage {
+            offset,
+            ..JobsPage::default()
+        };
+        let mut at = offset;
+        loop {
+            let chunk = SEARCH_CHUNK.min((SEARCH_READS - page.read) as usize);
+            let jobs = self.jobs_at(at, chunk).await?;
+            let got = jobs.len() as u64;
+            for j in jobs {
+                page.read += 1;
+                at = j.position + 1;
+                let job = &j.job;
+                if needle.matches([
+                    Some(job.id.as_str()),
+                    job.function.as_deref(),
+                    job.queue.as_deref(),
+                ]) {
+                    page.rows.push(j);
+                    if page.rows.len() == limit {
+                        page.next = Some(at);
+                        return Ok(page);
+                    }
+                }
+            }
+            if got < chunk as u64 {
+                // The end of the schedule.
+                return Ok(page);
+            }
+            if page.read >= SEARCH_READS {
+                page.capped = true;
+                page.next = Some(at);
+                return Ok(page);
+            }
+        }
+    }
+
+    /// The newest `limit` entries of the hand-off history, and its length.
+    pub(crate) async fn history(
+        &self,
+        limit: usize,
+    ) -> Result<(u64, Vec<crate::history::Entry>), BackendError> {
+        let reply: Vec<redis::Value> = HISTORY_READ
+            .key(crate::history::KEY)
+            .arg(limit)
+            .arg(HISTORY_ENTRY_BYTES)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend_error)?;
+        let mut reply = reply.into_iter();
+        let length = match reply.next() {
+            Some(redis::Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+            _ => {
+                return Err(BackendError::Protocol(
+                    "unexpected reply of the history read".into(),
+                ));
+            }
+        };
+        let entries = reply
+            .map(|v| crate::history::Entry::parse(bounded_value(&v).map(Option::unwrap_or_default)))
+            .collect();
+        Ok((length, entries))
+    }
+
+    /// The pauses (`rq:rqs:paused`) with their notes, at most [`PAUSES_READ`].
+    pub(crate) async fn pauses(&self) -> Result<crate::pause_banner::Pauses, BackendError> {
+        use redis::Value;
+        let reply: Vec<Value> = PAUSES
+            .key(keys::PAUSED)
+            .key(keys::PAUSE_NOTES)
+            .arg(PAUSES_READ)
+            .arg(PAUSE_FIELD_BYTES)
+            .arg(PAUSE_VALUE_BYTES)
+            .arg(PAUSE_NOTE_BYTES)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(backend_error)?;
+        let bad = || BackendError::Protocol("unexpected reply of the pauses read".into());
+        let mut reply = reply.into_iter();
+        let Some(Value::Int(total)) = reply.next() else {
+            return Err(bad());
+        };
+        let mut read = Vec::new();
+        for row in reply {
+            let Value::Array(cells) = row else {
+                return Err(bad());
+            };
+            let [Value::BulkString(field), Value::Int(field_len), value, note] = cells.as_slice()
+            else {
+                return Err(bad());
+            };
+            read.push(crate::pause_banner::Pause::new(
+                field,
+                u64::try_from(*field_len).unwrap_or(0),
+                bounded_value(value),
+                bounded_value(note),
+            ));
+        }
+        Ok(crate::pause_banner::Pauses {
+            total: u64::try_from(total).unwrap_or(0),
+            read,
+        })
+    }
+}

@@ -6,17 +6,23 @@
 //! when a live instance has the same `--name`, 130 when a second signal cuts the
 //! shutdown short.
 
+mod chart;
 mod cli;
 mod commands;
 mod connection;
 mod exit;
+mod history;
 mod http;
+mod http_auth;
 mod inspect;
 mod jobinfo;
 mod logging;
 mod notify;
 mod output;
 mod page;
+mod page_query;
+mod pause_banner;
+mod paused;
 mod pidfile;
 mod telemetry;
 
@@ -67,6 +73,9 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Show(args)) => commands::show::run(args, &cli.connection).await,
         Some(Command::Cancel(args)) => commands::cancel::run(args, &cli.connection).await,
         Some(Command::Reschedule(args)) => commands::reschedule::run(args, &cli.connection).await,
+        Some(Command::RunNow(args)) => commands::run_now::run(args, &cli.connection).await,
+        Some(Command::Pause(args)) => commands::pause::pause(args, &cli.connection).await,
+        Some(Command::Resume(args)) => commands::pause::resume(args, &cli.connection).await,
         Some(Command::Quarantine(args)) => commands::quarantine::run(args, &cli.connection).await,
         Some(Command::Check(args)) => commands::check::run(args, &cli.connection).await,
     }

@@ -11,12 +11,19 @@ use crate::exit::Failure;
 
 /// Writes `text` to stdout. A closed pipe (`rqs list | head`) is not an error.
 pub(crate) fn print(text: &str) -> Result<(), Failure> {
+    emit(text).map(drop)
+}
+
+/// Writes `text` to stdout now; `false` once the reader has closed the pipe, so that a
+/// command streaming its output can stop reading Redis.
+pub(crate) fn emit(text: &str) -> Result<bool, Failure> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::Runtime(
-            anyhow::anyhow!("cannot write to stdout: {e}"),
-        )),
-        _ => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(Failure::Runtime(anyhow::anyhow!(
+            "cannot write to stdout: {e}"
+        ))),
     }
 }
 
@@ -25,6 +32,56 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     print(&text)
+}
+
+/// JSON written one record at a time, so that no command holds all its records: a
+/// pretty array byte for byte as [`print_json`] writes a `Vec` (`--json`), or one
+/// compact object per line (`--jsonl`).
+#[derive(Debug)]
+pub(crate) enum JsonStream {
+    /// A pretty array; `true` once its first element is written.
+    Array(bool),
+    /// One object per line.
+    Lines,
+}
+
+impl JsonStream {
+    /// Appends `value` to `out`.
+    pub(crate) fn item<T: Serialize>(
+        &mut self,
+        value: &T,
+        out: &mut String,
+    ) -> Result<(), Failure> {
+        match self {
+            JsonStream::Lines => {
+                out.push_str(&serde_json::to_string(value)?);
+                out.push('\n');
+            }
+            JsonStream::Array(started) => {
+                out.push_str(if *started { ",\n" } else { "[\n" });
+                *started = true;
+                // A JSON string holds no raw line break, so every line is indented.
+                let text = serde_json::to_string_pretty(value)?;
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        out.push('\n');
+                    }
+                    out.push_str("  ");
+                    out.push_str(line);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What ends the output.
+    pub(crate) fn end(&self) -> &'static str {
+        match self {
+            JsonStream::Lines => "",
+            JsonStream::Array(false) => "[]\n",
+            JsonStream::Array(true) => "\n]\n",
+        }
+    }
 }
 
 /// A table of text cells, printed with aligned columns.
@@ -223,13 +280,34 @@ pub(crate) fn when(unix: f64, now: f64) -> String {
 }
 
 /// Reads a time given on the command line: RFC 3339 (`2026-12-04T10:00:00Z`,
-/// `2026-12-04T11:00:00+01:00`) or Unix seconds, from 1970 to 9999.
+/// `2026-12-04T11:00:00+01:00`), Unix seconds, `now`, or a whole number of seconds,
+/// minutes, hours or days from now (`+30s`, `+5m`, `+2h`, `+1d`), from 1970 to 9999.
 pub(crate) fn parse_time(text: &str) -> Result<f64, String> {
-    let unix = match DateTime::parse_from_rfc3339(text.trim()) {
-        Ok(at) => rqs_core::time::unix_seconds(at.with_timezone(&Utc)),
-        Err(_) => text.trim().parse::<f64>().map_err(|_| {
-            format!("{text:?} is not a time: use RFC 3339 (2026-12-04T10:00:00Z) or Unix seconds")
-        })?,
+    parse_time_at(text, now())
+}
+
+/// [`parse_time`] with the clock read once by the caller: `now` and `+5m` count from
+/// `now`, to the whole second (as rq-scheduler scores jobs).
+pub(crate) fn parse_time_at(text: &str, now: f64) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let unix = if trimmed == "now" {
+        now.floor()
+    } else if let Some(offset) = trimmed.strip_prefix('+') {
+        now.floor() + offset_seconds(text, offset)?
+    } else if let Ok(at) = DateTime::parse_from_rfc3339(trimmed) {
+        rqs_core::time::unix_seconds(at.with_timezone(&Utc))
+    } else if let Ok(unix) = trimmed.parse::<f64>() {
+        unix
+    } else if trimmed.starts_with('-') && trimmed.ends_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(format!(
+            "{text:?} is not a time: a relative time counts forward from now (+5m); give a \
+             past time as RFC 3339 or Unix seconds"
+        ));
+    } else {
+        return Err(format!(
+            "{text:?} is not an RFC 3339 time (2026-12-04T10:00:00Z), Unix seconds, now, \
+             or +30s, +5m, +2h, +1d from now"
+        ));
     };
     if in_range(unix) {
         Ok(unix)
@@ -239,6 +317,33 @@ pub(crate) fn parse_time(text: &str) -> Result<f64, String> {
              9999-12-31T23:59:59Z"
         ))
     }
+}
+
+/// The seconds of `+N<unit>` (`offset` is what follows the `+` of `text`).
+fn offset_seconds(text: &str, offset: &str) -> Result<f64, String> {
+    let bad =
+        |why: &str| format!("{text:?} is not a time from now: {why}, as in +30s, +5m, +2h or +1d");
+    let Some(unit) = offset.chars().last() else {
+        return Err(bad("a number and a unit must follow the +"));
+    };
+    let digits = &offset[..offset.len() - unit.len_utf8()];
+    if unit.is_ascii_digit() && offset.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the number needs a unit (s, m, h or d)"));
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(
+            "a whole number and a unit (s, m, h or d) must follow the +",
+        ));
+    }
+    let factor = match unit {
+        's' => 1.0,
+        'm' => 60.0,
+        'h' => 3_600.0,
+        'd' => 86_400.0,
+        _ => return Err(bad(&format!("{unit:?} is not a unit (s, m, h or d)"))),
+    };
+    // Many digits parse to a huge float, which the range check then refuses.
+    Ok(digits.parse::<f64>().map_err(|_| bad("not a number"))? * factor)
 }
 
 /// Unix seconds now.
@@ -288,6 +393,77 @@ mod tests {
         assert_eq!(relative(0.0, 7_300.0), "2h 1m ago");
         assert_eq!(relative(5.2, 5.0), "now");
         assert_eq!(text(b"a\nb\xff"), "a\\nb\\xff");
+    }
+
+    #[test]
+    fn relative_times_count_from_the_second_of_parsing() {
+        let now = 1_796_378_400.75;
+        let at = |text: &str| parse_time_at(text, now);
+        assert_eq!(at("now"), Ok(1_796_378_400.0));
+        assert_eq!(at(" now "), Ok(1_796_378_400.0));
+        assert_eq!(at("+30s"), Ok(1_796_378_430.0));
+        assert_eq!(at("+5m"), Ok(1_796_378_700.0));
+        assert_eq!(at("+2h"), Ok(1_796_385_600.0));
+        assert_eq!(at("+1d"), Ok(1_796_464_800.0));
+        assert_eq!(at("+0s"), Ok(1_796_378_400.0));
+        // The other forms do not depend on the clock.
+        assert_eq!(at("1796378400.5"), Ok(1_796_378_400.5));
+        assert_eq!(at("2026-12-04T10:00:00Z"), Ok(1_796_378_400.0));
+        // (input, what the message says)
+        for (bad, says) in [
+            ("+", "a number and a unit must follow the +"),
+            ("+5x", "'x' is not a unit (s, m, h or d)"),
+            ("+5M", "'M' is not a unit"),
+            ("+30", "the number needs a unit"),
+            ("+m", "a whole number and a unit"),
+            ("+1.5h", "a whole number and a unit"),
+            ("+ 5m", "a whole number and a unit"),
+            ("+-5m", "a whole number and a unit"),
+            ("-5m", "a relative time counts forward from now (+5m)"),
+            ("-1d", "counts forward"),
+            ("+99999999999999999999d", "out of range"),
+            ("+2920000d", "out of range"),
+            ("tomorrow", "or +30s, +5m, +2h, +1d from now"),
+            ("", "is not an RFC 3339 time"),
+        ] {
+            let err = at(bad).unwrap_err();
+            assert!(err.contains(says), "{bad:?}: {err}");
+            assert!(err.starts_with(&format!("{bad:?}")), "{bad:?}: {err}");
+        }
+        // The last second of 9999 from this clock is still in range; one more is not.
+        let last = format!("+{}s", (LAST_TIME - 1_796_378_400.0) as u64);
+        assert_eq!(at(&last), Ok(LAST_TIME));
+        let past = format!("+{}s", (LAST_TIME - 1_796_378_400.0) as u64 + 1);
+        assert!(at(&past).unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn json_streams_as_the_whole_document_prints() {
+        let items = vec![
+            serde_json::json!({"id": "a", "due": {"unix": 1.0, "utc": "x"}, "list": [1, 2], "empty": []}),
+            serde_json::json!({"id": "b\nc", "nested": {"deep": {"x": null}}}),
+        ];
+        for n in 0..=items.len() {
+            let whole = serde_json::to_string_pretty(&items[..n]).unwrap() + "\n";
+            let mut stream = JsonStream::Array(false);
+            let mut out = String::new();
+            for item in &items[..n] {
+                stream.item(item, &mut out).unwrap();
+            }
+            out.push_str(stream.end());
+            assert_eq!(out, whole);
+        }
+        let mut lines = JsonStream::Lines;
+        let mut out = String::new();
+        for item in &items {
+            lines.item(item, &mut out).unwrap();
+        }
+        out.push_str(lines.end());
+        let read: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(read, items);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub(crate) mod names {
     pub(crate) const BUILD_INFO: &str = "rqs_build_info";
     pub(crate) const LATENESS: &str = "rqs_lateness_seconds";
     pub(crate) const BATCH_DURATION: &str = "rqs_batch_duration_seconds";
+    pub(crate) const HISTORY_DROPPED: &str = "rqs_history_dropped_total";
 }
 
 /// From a due second to the hand-off: 1 ms to 60 s.
@@ -96,6 +97,10 @@ pub(crate) fn describe() {
     );
     describe_counter!(LOCK_ACQUIRED, "Times this instance took the scheduler lock");
     describe_counter!(
+        HISTORY_DROPPED,
+        "Hand-offs left out of the page's history rq:rqs:history (its writer behind, or a failed write)"
+    );
+    describe_counter!(
         LOCK_LOST,
         "Times this instance lost the lock before releasing it (taken by another, or run out)"
     );
@@ -148,6 +153,7 @@ pub(crate) fn initialise(instance: &str) {
     counter!(RESCHEDULED).absolute(0);
     counter!(LOCK_ACQUIRED).absolute(0);
     counter!(LOCK_LOST).absolute(0);
+    counter!(HISTORY_DROPPED).absolute(0);
     for kind in rqs_orchestrator::Error::KINDS {
         counter!(ERRORS, "kind" => kind).absolute(0);
     }

@@ -42,9 +42,10 @@ pub(super) struct RqsFlags {
 const VALUE_FLAGS: &str = "-H --host -p --port -d --db -P --password -u --url --username \
     --password-file --sentinel --sentinel-master --sentinel-password --log-format -i \
     --interval --path --pid -j --job-class -q --queue-class --name --batch-size \
-    --peek-interval --metrics-addr";
+    --peek-interval --metrics-addr --http-auth-file";
 
-const SUBCOMMANDS: &str = "run schedule status list show cancel reschedule quarantine check";
+const SUBCOMMANDS: &str =
+    "run schedule status list show cancel reschedule run-now pause resume quarantine check";
 
 impl RqsFlags {
     pub(super) fn read(env: &[(String, String)], args: &[&str]) -> Self {

@@ -34,8 +34,14 @@ pub(crate) enum Action {
         #[arg(value_parser = output::parse_id)]
         id: JobId,
 
-        /// Schedule it at T (RFC 3339, or Unix seconds) instead of its old due time
-        #[arg(long, value_name = "T", value_parser = output::parse_time)]
+        /// Schedule it at T (RFC 3339, Unix seconds, now, or +30s, +5m, +2h, +1d from
+        /// now) instead of its old due time
+        #[arg(
+            long,
+            value_name = "T",
+            value_parser = output::parse_time,
+            allow_hyphen_values = true
+        )]
         at: Option<f64>,
 
         /// Release it even though `rqs check` finds it would be quarantined again

@@ -20,8 +20,9 @@ pub(crate) struct RescheduleArgs {
     #[arg(value_parser = output::parse_id)]
     pub(crate) id: JobId,
 
-    /// The new due time: RFC 3339 (2026-12-04T10:00:00Z), or Unix seconds
-    #[arg(value_parser = output::parse_time)]
+    /// The new due time: RFC 3339 (2026-12-04T10:00:00Z), Unix seconds, now, or +30s,
+    /// +5m, +2h, +1d from now
+    #[arg(value_parser = output::parse_time, allow_hyphen_values = true)]
     pub(crate) time: f64,
 
     /// Print JSON instead of text

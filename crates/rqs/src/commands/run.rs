@@ -9,9 +9,11 @@ use rqs_redis::{RedisJobStore, RedisLifecycleRegistry};
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
+use crate::chart::Chart;
 use crate::cli::{ConnectionArgs, RunArgs};
 use crate::connection::Connection;
 use crate::exit::Failure;
+use crate::history::{self, HistoryObserver};
 use crate::http::{self, AppState};
 use crate::inspect::{INSTANCE_INDEX, Inspector, KnownInstances, WALK_LEASE};
 use crate::notify::Notifier;
@@ -65,6 +67,7 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
     if let Some(notifier) = &notifier {
         observers.push(notifier.clone());
     }
+    let mut history = None;
     if let Some(addr) = &args.metrics_addr {
         let handle = telemetry::install(&name).map_err(Failure::Runtime)?;
         // A turn takes at most a few Redis calls, each bounded by the response timeout.
@@ -73,6 +76,12 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         let health = Arc::new(Health::new(stall_after));
         health.set_ready(true);
         let served = health.clone();
+        let chart = Arc::new(Chart::default());
+        let (recorder, to_write) = HistoryObserver::new(chart.clone());
+        let (show_args, auth) = (
+            args.page_show_args,
+            args.http_auth_file.clone().map(Arc::new),
+        );
         // Built on the server's own thread, with its own connection (see `http`): what the
         // page and the probes read never queues in front of the scheduler's commands, nor
         // runs on its thread.
@@ -88,6 +97,8 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
                 name.clone(),
                 known.clone(),
             ));
+            // The history is written here, on the page's connection, not the scheduler's.
+            tokio::spawn(history::write(reader.clone(), to_write));
             AppState {
                 metrics: handle,
                 health: served,
@@ -95,20 +106,32 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
                 instance: name,
                 known,
                 page: Arc::default(),
+                chart,
+                show_args,
+                auth,
             }
         })
         .await?;
         observers.push(Arc::new(MetricsObserver::new(health)));
+        observers.push(Arc::new(crate::paused::PauseGauge::new()));
+        // Last: its buffer work waits behind the other observers, not in front of them.
+        let recorder = Arc::new(recorder);
+        observers.push(recorder.clone());
+        history = Some(recorder);
     }
-    match observers.len() {
-        0 => {}
-        1 => scheduler = scheduler.with_observer(observers.remove(0)),
-        _ => {
-            let second = observers.remove(1);
-            scheduler = scheduler.with_observer(Arc::new((observers.remove(0), second)));
-        }
+    // Every observer, in order, however many there are.
+    if let Some(all) = observers
+        .into_iter()
+        .reduce(|a, b| Arc::new((a, b)) as Arc<dyn Observer>)
+    {
+        scheduler = scheduler.with_observer(all);
     }
-    match scheduler.run(shutdown.requested()).await {
+    let outcome = scheduler.run(shutdown.requested()).await;
+    if let Some(history) = &history {
+        // A burst run's last batches reach the history before the process ends.
+        history.flush(HISTORY_FLUSH).await;
+    }
+    match outcome {
         Ok(_) => Ok(()),
         Err(e @ rqs_orchestrator::Error::AlreadyActive(_)) => {
             Err(Failure::AlreadyActive(e.to_string()))
@@ -117,6 +140,9 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         Err(e) => Err(e.into()),
     }
 }
+
+/// The longest wait at exit for the hand-off history to be written.
+const HISTORY_FLUSH: Duration = Duration::from_secs(1);
 
 /// How often an instance serving `--metrics-addr` writes its own name into the index.
 const INDEX_EVERY: Duration = Duration::from_secs(30);

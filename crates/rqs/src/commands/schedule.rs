@@ -30,8 +30,9 @@ pub(crate) struct ScheduleArgs {
     #[arg(value_name = "ARG", allow_negative_numbers = true)]
     pub(crate) args: Vec<String>,
 
-    /// When: an RFC 3339 time, e.g. 2030-01-01T09:00:00Z (a past time is due at once)
-    #[arg(long, value_name = "TIME")]
+    /// When: an RFC 3339 time, e.g. 2030-01-01T09:00:00Z, Unix seconds, now, or +30s,
+    /// +5m, +2h, +1d from now (a past time is due at once)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub(crate) at: Option<String>,
 
     /// When: this long from now, e.g. 90s, 5m, 2h or 1d
@@ -278,11 +279,10 @@ impl ScheduleArgs {
             return Err("--local-timezone goes with --cron".into());
         }
         let at = match (&self.at, &self.in_) {
-            (Some(at), _) => DateTime::parse_from_rfc3339(at)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|e| {
-                    format!("--at {at:?} is not an RFC 3339 time like 2030-01-01T09:00:00Z: {e}")
-                })?,
+            (Some(at), _) => {
+                let unix = output::parse_time(at).map_err(|e| format!("--at {e}"))?;
+                output::instant(unix).ok_or_else(|| format!("--at {at:?} is not a time"))?
+            }
             (None, Some(text)) => {
                 let delay = parse_duration(text)?;
                 let at = Utc::now()

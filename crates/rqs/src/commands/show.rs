@@ -168,6 +168,42 @@ fn not_read(bytes: u64) -> String {
     format!("<{bytes} bytes, not read: --full reads it>")
 }
 
+/// One field of a job hash as far as it was read.
+#[derive(Debug)]
+enum Cell {
+    Absent,
+    Read(Vec<u8>),
+    /// Over its bound: its size, not read.
+    TooLarge(u64),
+}
+
+impl JobRead {
+    /// The job from its [`FIELDS`], in order.
+    fn from_cells(cells: impl IntoIterator<Item = Cell>) -> Self {
+        let mut read = JobRead::default();
+        let mut handoff = 0;
+        for (field, cell) in FIELDS.into_iter().zip(cells) {
+            let size = match cell {
+                Cell::Absent => 0,
+                Cell::Read(value) => {
+                    let size = value.len() as u64;
+                    read.hash.set(field, value);
+                    size
+                }
+                Cell::TooLarge(size) => {
+                    read.unread.push((field, size));
+                    size
+                }
+            };
+            if field != "data" && rqs_core::HANDOFF_FIELDS.contains(&field) {
+                handoff += size;
+            }
+        }
+        read.oversized = (handoff > MAX_META_BYTES).then_some(handoff);
+        read
+    }
+}
+
 /// Reads the fields of `rq:job:<id>` that `show` and `list` use, each only when it is
 /// within `limits`; `None` when there is no such hash.
 ///
@@ -178,54 +214,111 @@ pub(crate) async fn read_job(
     id: &JobId,
     limits: Limits,
 ) -> Result<Option<JobRead>, Failure> {
-    let key = rqs_core::keys::job_key(id);
-    let mut conn = conn.clone();
+    let mut read = None;
+    read_jobs(conn, &[id], limits, |_, job| read = job).await?;
+    Ok(read)
+}
+
+/// Field bytes one round trip of [`read_jobs`] fetches at most (and one job more).
+const READ_BUDGET: u64 = 4 * 1024 * 1024;
+
+/// Reads jobs as [`read_job`] reads one, in pipelines: the types, the sizes of the
+/// fields, then the fields within `limits`, [`READ_BUDGET`] bytes at a time. `each`
+/// gets every job in order (its index in `ids`; `None`: no hash) as soon as it is read,
+/// so at most one round trip's fields are held.
+///
+/// (A Lua script doing the same per batch costs the client less but Redis twice the
+/// CPU, measured on 100,000 jobs: Redis is the one shared by everyone.)
+///
+/// # Errors
+/// Redis errors.
+pub(crate) async fn read_jobs(
+    conn: &Connection,
+    ids: &[&JobId],
+    limits: Limits,
+    mut each: impl FnMut(usize, Option<JobRead>),
+) -> Result<(), Failure> {
     let backend = rqs_redis::backend_error;
-    let kind: String = redis::cmd("TYPE")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .map_err(backend)?;
-    if kind != "hash" {
-        return Ok(None);
+    let mut conn = conn.clone();
+    let keys: Vec<Vec<u8>> = ids.iter().map(rqs_core::keys::job_key).collect();
+    let mut types = redis::pipe();
+    for key in &keys {
+        types.cmd("TYPE").arg(key);
     }
+    let types: Vec<String> = types.query_async(&mut conn).await.map_err(backend)?;
+    let hashes: Vec<usize> = (0..ids.len()).filter(|&i| types[i] == "hash").collect();
     // Sizes first: HGETALL would pull a 100 MB field whole. (A field that grows between
-    // the two round trips is read at its new size: only a writer racing us can do that.)
+    // the round trips is read at its new size: only a writer racing us can do that.)
     let mut sizes = redis::pipe();
-    for field in FIELDS {
-        sizes.cmd("HSTRLEN").arg(&key).arg(field);
+    for &i in &hashes {
+        for field in FIELDS {
+            sizes.cmd("HSTRLEN").arg(&keys[i]).arg(field);
+        }
     }
-    let sizes: Vec<u64> = sizes.query_async(&mut conn).await.map_err(backend)?;
-    let mut read = JobRead::default();
-    let handoff: u64 = FIELDS
-        .iter()
-        .zip(&sizes)
-        .filter(|(f, _)| **f != "data" && rqs_core::HANDOFF_FIELDS.contains(*f))
-        .map(|(_, n)| n)
-        .sum();
-    read.oversized = (handoff > MAX_META_BYTES).then_some(handoff);
-    let mut wanted = Vec::new();
-    for (field, &bytes) in FIELDS.iter().zip(&sizes) {
-        if bytes > limits.of(field) {
-            read.unread.push((field, bytes));
+    let sizes: Vec<u64> = if hashes.is_empty() {
+        Vec::new()
+    } else {
+        sizes.query_async(&mut conn).await.map_err(backend)?
+    };
+    // Each hash job with its sizes, the fields to read and their bytes, popped from the
+    // end: in order.
+    let mut pending: Vec<(usize, &[u64], Vec<&str>, u64)> = hashes
+        .into_iter()
+        .zip(sizes.chunks(FIELDS.len()))
+        .rev()
+        .map(|(i, sizes)| {
+            let within = |(field, size): &(&str, &u64)| **size <= limits.of(field);
+            let fields = FIELDS.into_iter().zip(sizes);
+            let wanted = fields.clone().filter(within).map(|(f, _)| f).collect();
+            let bytes = fields.filter(within).map(|(_, size)| size).sum();
+            (i, sizes, wanted, bytes)
+        })
+        .collect();
+    let mut next = 0;
+    while !pending.is_empty() {
+        // One round trip: the next jobs whose wanted fields fit in the budget, at least one.
+        let mut total = 0;
+        let mut batch = Vec::new();
+        while let Some(job) = pending.pop_if(|job| batch.is_empty() || total + job.3 <= READ_BUDGET)
+        {
+            total += job.3;
+            batch.push(job);
+        }
+        let mut values = redis::pipe();
+        for (i, _, wanted, _) in batch.iter().filter(|job| !job.2.is_empty()) {
+            values.cmd("HMGET").arg(&keys[*i]).arg(wanted);
+        }
+        let values: Vec<Vec<Option<Vec<u8>>>> = if values.is_empty() {
+            Vec::new()
         } else {
-            wanted.push(*field);
-        }
-    }
-    if !wanted.is_empty() {
-        let values: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
-            .arg(&key)
-            .arg(&wanted)
-            .query_async(&mut conn)
-            .await
-            .map_err(backend)?;
-        for (field, value) in wanted.into_iter().zip(values) {
-            if let Some(value) = value {
-                read.hash.set(field, value);
+            values.query_async(&mut conn).await.map_err(backend)?
+        };
+        let mut values = values.into_iter();
+        for (i, sizes, wanted, _) in batch {
+            for j in next..i {
+                each(j, None);
             }
+            next = i + 1;
+            let mut got = if wanted.is_empty() {
+                Vec::new()
+            } else {
+                values.next().unwrap_or_default()
+            };
+            got.reverse();
+            let cells = FIELDS.iter().zip(sizes).map(|(field, &size)| {
+                if size > limits.of(field) {
+                    Cell::TooLarge(size)
+                } else {
+                    got.pop().flatten().map_or(Cell::Absent, Cell::Read)
+                }
+            });
+            each(i, Some(JobRead::from_cells(cells.collect::<Vec<_>>())));
         }
     }
-    Ok(Some(read))
+    for j in next..ids.len() {
+        each(j, None);
+    }
+    Ok(())
 }
 
 /// Everything `show` tells about a job.

@@ -2,6 +2,8 @@
 //! due next.
 
 use clap::Args;
+use rqs_orchestrator::{Control, Pause, PauseScope};
+use rqs_redis::RedisControl;
 
 use crate::cli::ConnectionArgs;
 use crate::exit::Failure;
@@ -17,13 +19,68 @@ pub(crate) struct StatusArgs {
 }
 
 pub(crate) async fn run(args: &StatusArgs, connection: &ConnectionArgs) -> Result<(), Failure> {
-    let inspector = Inspector::new(connection.connect().await?);
+    let conn = connection.connect().await?;
+    let inspector = Inspector::new(conn.clone());
     let overview = inspector.overview(Discovery::IndexOrWalk).await?;
+    let pauses = RedisControl::new(conn)
+        .instructions(chrono::Utc::now())
+        .await?
+        .pauses;
     if args.json {
-        output::print_json(&overview)
+        let mut value = serde_json::to_value(&overview).map_err(anyhow::Error::from)?;
+        value["pauses"] = pauses.iter().map(pause_json).collect();
+        output::print_json(&value)
     } else {
-        output::print(&render(&overview))
+        let mut text = render_pauses(&pauses, overview.generated.0);
+        text.push_str(&render(&overview));
+        output::print(&text)
     }
+}
+
+fn scope_label(scope: &PauseScope) -> String {
+    match scope {
+        PauseScope::All => "every queue".to_owned(),
+        PauseScope::Queue(q) => format!("queue {}", output::text(q.as_bytes())),
+    }
+}
+
+fn pause_json(p: &Pause) -> serde_json::Value {
+    serde_json::json!({
+        "queue": match &p.scope {
+            PauseScope::All => rqs_core::keys::PAUSE_ALL.to_owned(),
+            PauseScope::Queue(q) => output::text(q.as_bytes()),
+        },
+        "until": p.until,
+        "reason": p.reason,
+        "by": p.by,
+        "since": p.since,
+    })
+}
+
+/// One line per pause in force, first, since it explains everything below it.
+fn render_pauses(pauses: &[Pause], now: f64) -> String {
+    let mut out = String::new();
+    for p in pauses {
+        let until = p.until.map_or_else(
+            || "until `rqs resume`".to_owned(),
+            |u| format!("until {}", output::when(u, now)),
+        );
+        out.push_str(&format!("PAUSED: {} {until}", scope_label(&p.scope)));
+        if let Some(since) = p.since {
+            out.push_str(&format!(", since {}", output::when(since, now)));
+        }
+        if !p.by.is_empty() {
+            out.push_str(&format!(", by {}", rqs_core::Escaped(&p.by)));
+        }
+        if !p.reason.is_empty() {
+            out.push_str(&format!(": {}", rqs_core::Escaped(&p.reason)));
+        }
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
 }
 
 /// The human-readable status.
