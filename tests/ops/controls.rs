@@ -63,18 +63,20 @@ async fn pause_and_resume_hold_and_release_due_jobs_on_two_instances() {
         served
             .metric_reaches("rqs_paused{queue=\"held\"}", 1.0)
             .await;
-        assert!(
-            served
-                .daemon
-                .log()
-                .contains("paused: due jobs of queue held wait")
-        );
+        // The series of a pause of every queue exists from start-up, at 0.
+        assert_eq!(served.metrics().get("rqs_paused{queue=\"*\"}"), Some(&0.0));
     }
     // Two whole turns of both after b moved: a and c would have moved by now.
     two_turns(&conn, "one").await;
     two_turns(&conn, "two").await;
     assert!(queue(&conn, "held").await.is_empty());
     assert!(score(&conn, "a").await.is_some() && score(&conn, "c").await.is_some());
+    // One line when the pause started, however many turns it has lasted.
+    for served in [&one, &two] {
+        let log = served.daemon.log();
+        let lines = log.matches("paused: due jobs of queue held wait").count();
+        assert_eq!(lines, 1, "{log}");
+    }
     let status = rqs(&url, &["status"]).expect(0);
     assert!(
         status
@@ -123,12 +125,11 @@ async fn pause_and_resume_hold_and_release_due_jobs_on_two_instances() {
         served
             .metric_reaches("rqs_paused{queue=\"held\"}", 0.0)
             .await;
-        assert!(
-            served
-                .daemon
-                .log()
-                .contains("resumed: due jobs of every queue move again")
-        );
+        let log = served.daemon.log();
+        let lines = log
+            .matches("resumed: due jobs of every queue move again")
+            .count();
+        assert_eq!(lines, 1, "{log}");
     }
     // Each job once, over both instances.
     let all: Vec<String> = [queue(&conn, "held").await, queue(&conn, "free").await].concat();

@@ -261,3 +261,26 @@ fn blocks_split_into_commands_as_sh_reads_them() {
     assert_eq!(found[0].text, "cargo xtask test\n");
     assert_eq!(found[1].lang, "console");
 }
+
+/// The checker knows every subcommand the binary has, so a new one's examples are run as
+/// one-shot commands, not waited on as a daemon.
+#[test]
+fn the_checker_knows_every_subcommand_of_the_binary() {
+    let help = Command::new(crate::support::rqs_bin())
+        .arg("--help")
+        .output()
+        .expect("rqs --help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let listed: Vec<&str> = help
+        .split("Commands:")
+        .nth(1)
+        .expect("a Commands section")
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    let known: Vec<&str> = rqs::SUBCOMMANDS.split(' ').collect();
+    assert_eq!(listed, known, "update SUBCOMMANDS in tests/ops/docs/rqs.rs");
+}

@@ -20,6 +20,18 @@ fn queue(name: &str) -> PauseScope {
     PauseScope::Queue(QueueName::new(name.as_bytes().to_vec()))
 }
 
+/// A fast-lane window now, from due position `offset`, with RQ's default rule.
+fn window(offset: usize) -> FastLane {
+    FastLane::at(
+        Utc::now(),
+        offset,
+        10,
+        PlainEnqueue {
+            default_timeout: 180,
+        },
+    )
+}
+
 async fn list(conn: &ConnectionManager, name: &str) -> Vec<String> {
     redis::cmd("LRANGE")
         .arg(keys::queue_key(name))
@@ -130,14 +142,7 @@ async fn a_pause_whose_end_has_passed_holds_nothing() {
     );
     let batch = handoffs(&store, &["a"]).await;
     assert_eq!(store.commit(&batch).await.unwrap(), [Outcome::Pushed]);
-    let lane = FastLane::at(
-        Utc::now(),
-        0,
-        10,
-        PlainEnqueue {
-            default_timeout: 180,
-        },
-    );
+    let lane = window(0);
     store
         .schedule(&"b".into(), &client_job("q"), 1.0)
         .await
@@ -161,14 +166,7 @@ async fn the_fast_lane_stops_at_a_paused_queues_job_and_hands_nothing_over_when_
         .pause(&queue("held"), None, "", "", Utc::now())
         .await
         .unwrap();
-    let lane = FastLane::at(
-        Utc::now(),
-        0,
-        10,
-        PlainEnqueue {
-            default_timeout: 180,
-        },
-    );
+    let lane = window(0);
     let pass = store.fast_pass(&lane).await.unwrap();
     assert_eq!(pass.handed.len(), 1);
     assert_eq!(pass.handed[0].job_id, "a");
@@ -177,14 +175,7 @@ async fn the_fast_lane_stops_at_a_paused_queues_job_and_hands_nothing_over_when_
         .pause(&PauseScope::All, None, "", "", Utc::now())
         .await
         .unwrap();
-    let lane = FastLane::at(
-        Utc::now(),
-        1,
-        10,
-        PlainEnqueue {
-            default_timeout: 180,
-        },
-    );
+    let lane = window(1);
     let pass = store.fast_pass(&lane).await.unwrap();
     assert!(pass.handed.is_empty() && pass.stopped);
     assert_eq!(store.score(&"c".into()).await.unwrap(), Some(3.0));

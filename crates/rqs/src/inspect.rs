@@ -2,7 +2,7 @@
 //! lock, counts, upcoming jobs, the quarantine. Everything here only reads Redis.
 //!
 //! The page is loaded every few seconds, by any number of browsers, and shows jobs that
-//! clients wrote: what it reads is bounded by count and by bytes ([`Inspector::upcoming`],
+//! clients wrote: what it reads is bounded by count and by bytes ([`Inspector::jobs_page`],
 //! [`Inspector::quarantine_page`]), and it finds the instances without walking the
 //! keyspace ([`Discovery`]).
 
@@ -61,39 +61,6 @@ const PAGE_INFLATE_BYTES: u64 = 64 * 1024;
 
 /// `HSCAN` calls one quarantine page may take.
 const QUARANTINE_SCANS: usize = 20;
-
-/// The first jobs of the schedule, each field read only when it is small (`HSTRLEN`
-/// first), so one page load reads a bounded number of bytes whatever the jobs hold.
-static UPCOMING: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
--- KEYS[1]: the schedule. ARGV[1]: how many jobs; ARGV[2]: the job key prefix; ARGV[3]:
--- the longest id returned; ARGV[4], ARGV[5]...: field name, most bytes read of it.
--- Returns {{id cut to ARGV[3] bytes, id length, score, key type, field...}...}: each
--- field its value, its size when over its bound, or false when absent.
-local page = redis.call('ZRANGEBYSCORE', KEYS[1], 0, '+inf', 'WITHSCORES', 'LIMIT', 0, ARGV[1])
-local longest = tonumber(ARGV[3])
-local out = {}
-for k = 1, #page, 2 do
-  local key = ARGV[2] .. page[k]
-  local kind = redis.call('TYPE', key)['ok']
-  local row = {string.sub(page[k], 1, longest), #page[k], page[k + 1], kind}
-  if kind == 'hash' then
-    for f = 4, #ARGV, 2 do
-      local size = redis.call('HSTRLEN', key, ARGV[f])
-      if size > tonumber(ARGV[f + 1]) then
-        row[#row + 1] = size
-      else
-        row[#row + 1] = redis.call('HGET', key, ARGV[f])
-      end
-    end
-  end
-  out[#out + 1] = row
-end
-return out
-",
-    )
-});
 
 /// A Unix time, serialised with its UTC date: `{"unix": 1796378400.0, "utc": "2026-…Z"}`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -507,22 +474,6 @@ impl Inspector {
         Ok(out)
     }
 
-    /// The first `limit` jobs of the schedule for the page: one round trip, each field
-    /// read only within its bound ([`PAGE_FIELDS`]), `data` inflated to at most
-    /// [`PAGE_INFLATE_BYTES`].
-    pub(crate) async fn upcoming(&self, limit: usize) -> Result<Vec<JobSummary>, BackendError> {
-        let mut call = UPCOMING.key(keys::SCHEDULED_JOBS);
-        call.arg(limit).arg(keys::JOB_PREFIX).arg(PAGE_ID_BYTES);
-        for (field, most) in PAGE_FIELDS {
-            call.arg(field).arg(most);
-        }
-        let rows: Vec<redis::Value> = call
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(backend_error)?;
-        rows.into_iter().map(upcoming_row).collect()
-    }
-
     /// The quarantine, by id.
     pub(crate) async fn quarantine(&self) -> Result<Vec<QuarantineEntry>, BackendError> {
         Ok(self
@@ -570,8 +521,8 @@ impl Inspector {
 /// A quarantine record: the job id, the JSON.
 type Record = (Vec<u8>, Vec<u8>);
 
-/// One row of [`UPCOMING`]'s reply.
-fn upcoming_row(row: redis::Value) -> Result<JobSummary, BackendError> {
+/// One row of [`JOBS_AT`]'s reply.
+fn job_row(row: redis::Value) -> Result<JobSummary, BackendError> {
     use redis::Value;
     let bad = || BackendError::Protocol("unexpected reply of the page's job read".into());
     let Value::Array(cells) = row else {
@@ -661,15 +612,17 @@ const PAUSE_VALUE_BYTES: u64 = 64;
 const PAUSE_NOTE_BYTES: u64 = 8 * 1024;
 
 /// A page of the schedule by position (rank among the scores from 0 up, as the counts
-/// are), each field read within its bound as [`UPCOMING`] does. By rank, so a far page
-/// costs `O(log n)`, not a walk to its offset.
+/// are), each field read only when it is small (`HSTRLEN` first), so one page load reads
+/// a bounded number of bytes whatever the jobs hold. By rank, so a far page costs
+/// `O(log n)`, not a walk to its offset.
 static JOBS_AT: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 -- KEYS[1]: the schedule. ARGV[1]: the first position (0: the first job due, counting
 -- scores from 0 up); ARGV[2]: how many; ARGV[3]: the job key prefix; ARGV[4]: the
 -- longest id returned; ARGV[5], ARGV[6]...: field name, most bytes read of it.
--- Returns rows as UPCOMING does.
+-- Returns {{id cut to ARGV[4] bytes, id length, score, key type, field...}...}: each
+-- field its value, its size when over its bound, or false when absent.
 local start = redis.call('ZCOUNT', KEYS[1], '-inf', '(0') + tonumber(ARGV[1])
 local page = redis.call('ZRANGE', KEYS[1], start, start + tonumber(ARGV[2]) - 1, 'WITHSCORES')
 local longest = tonumber(ARGV[4])
@@ -812,7 +765,7 @@ impl Inspector {
             .map_err(backend_error)?;
         rows.into_iter()
             .zip(offset..)
-            .map(|(row, position)| Ok(PageJob::new(upcoming_row(row)?, position)))
+            .map(|(row, position)| Ok(PageJob::new(job_row(row)?, position)))
             .collect()
     }
 
@@ -823,17 +776,7 @@ impl Inspector {
         limit: usize,
         scheduled: u64,
     ) -> Result<JobsPage, BackendError> {
-        let rows = if offset == 0 {
-            // The page every refresh loads: read as it always was.
-            self.upcoming(limit)
-                .await?
-                .into_iter()
-                .zip(0..)
-                .map(|(job, position)| PageJob::new(job, position))
-                .collect()
-        } else {
-            self.jobs_at(offset, limit).await?
-        };
+        let rows = self.jobs_at(offset, limit).await?;
         let read = rows.len() as u64;
         Ok(JobsPage {
             rows,

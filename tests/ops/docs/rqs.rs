@@ -44,7 +44,7 @@ const VALUE_FLAGS: &str = "-H --host -p --port -d --db -P --password -u --url --
     --interval --path --pid -j --job-class -q --queue-class --name --batch-size \
     --peek-interval --metrics-addr --http-auth-file";
 
-const SUBCOMMANDS: &str =
+pub(super) const SUBCOMMANDS: &str =
     "run schedule status list show cancel reschedule run-now pause resume quarantine check";
 
 impl RqsFlags {

@@ -30,9 +30,10 @@ where
         };
         for pause in &read.pauses {
             if !state.instructions.pauses.iter().any(|p| p == pause) {
-                let until = pause
-                    .until
-                    .map_or_else(|| "until resumed".to_owned(), |u| format!("until {u}"));
+                let until = pause.until.map_or_else(
+                    || "until resumed".to_owned(),
+                    |u| format!("until {}", super::from_unix(u).to_rfc3339()),
+                );
                 info!(
                     scope = %pause.scope,
                     reason = %Escaped(&pause.reason),

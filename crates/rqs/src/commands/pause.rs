@@ -66,13 +66,6 @@ fn scopes(queues: &[String]) -> Vec<PauseScope> {
         .collect()
 }
 
-fn scope_text(scope: &PauseScope) -> String {
-    match scope {
-        PauseScope::All => "every queue".to_owned(),
-        PauseScope::Queue(q) => format!("queue {}", output::text(q.as_bytes())),
-    }
-}
-
 /// Who is pausing: `user@host`, for the notes.
 fn operator() -> String {
     let user = std::env::var("USER")
@@ -107,7 +100,7 @@ pub(crate) async fn pause(args: &PauseArgs, connection: &ConnectionArgs) -> Resu
     for scope in scopes(&args.queues) {
         control.pause(&scope, until, &args.reason, &by, now).await?;
         done.push(Paused {
-            scope: scope_text(&scope),
+            scope: scope.to_string(),
             until,
             reason: args.reason.clone(),
             by: by.clone(),
@@ -148,7 +141,7 @@ pub(crate) async fn resume(args: &ResumeArgs, connection: &ConnectionArgs) -> Re
     for scope in scopes(&args.queues) {
         let was_paused = control.resume(&scope, now).await?;
         done.push(Resumed {
-            scope: scope_text(&scope),
+            scope: scope.to_string(),
             was_paused,
         });
     }

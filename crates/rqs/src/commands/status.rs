@@ -37,13 +37,6 @@ pub(crate) async fn run(args: &StatusArgs, connection: &ConnectionArgs) -> Resul
     }
 }
 
-fn scope_label(scope: &PauseScope) -> String {
-    match scope {
-        PauseScope::All => "every queue".to_owned(),
-        PauseScope::Queue(q) => format!("queue {}", output::text(q.as_bytes())),
-    }
-}
-
 fn pause_json(p: &Pause) -> serde_json::Value {
     serde_json::json!({
         "queue": match &p.scope {
@@ -65,7 +58,7 @@ fn render_pauses(pauses: &[Pause], now: f64) -> String {
             || "until `rqs resume`".to_owned(),
             |u| format!("until {}", output::when(u, now)),
         );
-        out.push_str(&format!("PAUSED: {} {until}", scope_label(&p.scope)));
+        out.push_str(&format!("PAUSED: {} {until}", p.scope));
         if let Some(since) = p.since {
             out.push_str(&format!(", since {}", output::when(since, now)));
         }
