@@ -80,7 +80,13 @@ async fn outage_round(secs: u64, name: &str) -> f64 {
     let resumed = handed_at(&conn, &id).await - back;
     served.metric_reaches("rqs_is_leader", 1.0).await;
     served.metric_reaches("rqs_redis_up", 1.0).await;
-    let log = served.daemon.log();
+    // The line is written when the loop's turn that reached Redis ends, which may come
+    // after the metrics (read on another connection) say Redis is back.
+    let log = eventually(T, "the end of the outage logged", || {
+        let log = served.daemon.log();
+        async move { log.contains("backend answers again").then_some(log) }
+    })
+    .await;
     // One line when the outage starts, one when it ends; nothing per retry.
     assert_eq!(lines_with(&log, "backend unavailable"), 1, "{log}");
     assert_eq!(lines_with(&log, "backend answers again"), 1, "{log}");
