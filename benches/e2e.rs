@@ -23,41 +23,17 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
+use rqs_benches::{release_rqs, root, target_dir};
 use rqs_testkit::python::{self, PythonEnv, Stack};
 use rqs_testkit::{RedisServer, ServerOptions};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
-}
-
 fn py_dir() -> PathBuf {
     root().join("tests/interop/py")
-}
-
-fn release_rqs() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let ok = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "-p", "rqs"])
-        .current_dir(root())
-        .status()
-        .expect("cargo")
-        .success();
-    assert!(ok, "building the release rqs failed");
-    target_dir().join("release/rqs")
 }
 
 /// The minimal hand-off: status, `enqueued_at`, push, leave the schedule; 500 a call.

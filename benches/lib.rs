@@ -1,5 +1,36 @@
 //! Shared helpers of the rqs benchmarks (this package only holds benches).
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("benches/ has a parent")
+        .to_owned()
+}
+
+/// Cargo's target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds the release `rqs` and returns its path.
+pub fn release_rqs() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "rqs"])
+        .current_dir(root())
+        .status()
+        .expect("cargo")
+        .success();
+    assert!(ok, "building the release rqs failed");
+    target_dir().join("release/rqs")
+}
+
 /// Decodes a hex string.
 pub fn hex(s: &str) -> Vec<u8> {
     (0..s.len())

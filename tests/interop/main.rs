@@ -13,6 +13,7 @@
 mod support;
 
 mod client;
+mod declare;
 mod twin;
 
 use rqs_client::RqFormat;
@@ -53,4 +54,19 @@ client_suite! {
     client_jobs_rq2: Stack::Rq2, RqFormat::Rq2;
     client_jobs_rq3: Stack::Rq3, RqFormat::Rq2;
     client_jobs_rq1: Stack::Rq1, RqFormat::Rq1;
+}
+
+macro_rules! declare_suite {
+    ($($test:ident: $stack:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            declare::run($stack).await;
+        }
+    )*};
+}
+
+// Jobs declared in a schedule file and written by `rqs apply` (tests/interop/declare.rs).
+declare_suite! {
+    declared_jobs_rq2: Stack::Rq2;
+    declared_jobs_rq3: Stack::Rq3;
 }

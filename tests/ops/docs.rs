@@ -83,6 +83,29 @@ fn check_block(block: &Block) -> Vec<String> {
     failures
 }
 
+/// A `toml` block is a schedule file: `rqs plan` reads it against an empty Redis and
+/// must find it valid (exit 4: jobs to add).
+fn check_schedule_file(block: &Block) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schedule.toml");
+    std::fs::write(&path, &block.text).unwrap();
+    let server = rqs_testkit::RedisServer::start();
+    let args = [
+        "plan".to_owned(),
+        path.display().to_string(),
+        "-u".to_owned(),
+        server.url(),
+    ];
+    match run_rqs(&[], &args) {
+        Ok(ran) if ran.code == 4 => Vec::new(),
+        Ok(ran) => vec![format!(
+            "{}: `rqs plan` of this file exited {}:\n{}{}",
+            block.place, ran.code, ran.stdout, ran.stderr
+        )],
+        Err(e) => vec![format!("{}: {e}", block.place)],
+    }
+}
+
 #[test]
 fn every_command_of_the_docs_runs_or_is_checked() {
     let mut failures = Vec::new();
@@ -94,12 +117,17 @@ fn every_command_of_the_docs_runs_or_is_checked() {
                     checked += 1;
                     failures.extend(check_block(&block));
                 }
+                // A schedule file (docs/schedules.md): `rqs plan` must read it.
+                "toml" => {
+                    checked += 1;
+                    failures.extend(check_schedule_file(&block));
+                }
                 // Output, configuration, and Rust (a doc test, see below).
                 "text" | "yaml" => {}
                 lang if lang.starts_with("rust") => {}
                 // An unlabeled or `bash` block would be a command nobody checks.
                 lang => failures.push(format!(
-                    "{}: a block labeled {lang:?}: use sh, console, text, yaml or rust",
+                    "{}: a block labeled {lang:?}: use sh, console, text, toml, yaml or rust",
                     block.place
                 )),
             }

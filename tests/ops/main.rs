@@ -19,4 +19,5 @@ mod list;
 mod metrics;
 mod page;
 mod page_controls;
+mod schedules;
 mod unattended;

@@ -53,6 +53,20 @@ pub const PAUSE_NOTES: &str = "rq:rqs:paused:notes";
 /// The field of [`PAUSED`] that pauses every queue.
 pub const PAUSE_ALL: &str = "*";
 
+/// Prefix of a schedule set's record (`rqs apply`): a hash per set, field = job id,
+/// value = the job's declaration as the set's file said it (JSON). rqs's own keys; the
+/// jobs themselves are rq-scheduler's.
+pub const DECLARED_SET_PREFIX: &str = "rq:rqs:schedule-set:";
+
+/// Hash of which set owns each declared job: field = job id, value = the set's name. A
+/// job outside it belongs to no set (application code scheduled it).
+pub const DECLARED_OWNERS: &str = "rq:rqs:schedule-owners";
+
+/// `rq:rqs:schedule-set:<name>`.
+pub fn declared_set_key(set: &str) -> String {
+    format!("{DECLARED_SET_PREFIX}{set}")
+}
+
 /// Where rqs releases before 0.2 kept the quarantine; moved to [`QUARANTINE`] once.
 pub const LEGACY_QUARANTINE: &str = "rqs:quarantine";
 

@@ -57,6 +57,12 @@ pub(crate) enum Command {
     Quarantine(crate::commands::quarantine::QuarantineArgs),
     /// A dry run over the whole schedule: what rqs would do with each job; changes nothing
     Check(crate::commands::check::CheckArgs),
+    /// Show what `rqs apply` would change to make a set match a schedule file (exit 4: changes)
+    Plan(crate::commands::declare::DeclareArgs),
+    /// Make a set match a schedule file, in one atomic step
+    Apply(crate::commands::declare::DeclareArgs),
+    /// Write a set (or, with --all, every scheduled job) as a schedule file
+    Export(crate::commands::declare::ExportArgs),
 }
 
 /// Logging, for every subcommand.
@@ -164,6 +170,11 @@ pub(crate) struct RunArgs {
     /// stay open): FILE holds one line, `bearer TOKEN` or `basic USER:PASSWORD`
     #[arg(long, value_name = "FILE", requires = "metrics_addr", value_parser = crate::http_auth::read_file)]
     pub(crate) http_auth_file: Option<crate::http_auth::HttpAuth>,
+
+    /// Apply this schedule file (docs/schedules.md) each time this instance becomes the
+    /// active one (with --burst: once, before the run); repeatable, one set per file
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schedule: Vec<std::path::PathBuf>,
 }
 
 /// A flag value that parses but cannot be used.
@@ -270,6 +281,7 @@ impl Cli {
                 .peek_interval(run.peek_interval().map_err(usage)?)
                 .validate()
                 .map_err(Failure::Usage)?;
+            crate::declare::daemon::sources(&run.schedule)?;
         }
         let mut connection = self.connection.clone();
         if connection

@@ -3,13 +3,15 @@
 //!
 //! Exit codes: 0 after a clean stop, 1 for a runtime failure (Redis unreachable at start,
 //! a fatal backend error), 2 for bad flags or settings (an invalid `--url` included), 3
-//! when a live instance has the same `--name`, 130 when a second signal cuts the
+//! when a live instance has the same `--name`, 4 when `rqs plan` has changes to make, 5
+//! when `rqs plan`/`apply` meets declared ids scheduled outside the set, 130 when a second signal cuts the
 //! shutdown short.
 
 mod chart;
 mod cli;
 mod commands;
 mod connection;
+mod declare;
 mod exit;
 mod history;
 mod http;
@@ -78,6 +80,9 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Resume(args)) => commands::pause::resume(args, &cli.connection).await,
         Some(Command::Quarantine(args)) => commands::quarantine::run(args, &cli.connection).await,
         Some(Command::Check(args)) => commands::check::run(args, &cli.connection).await,
+        Some(Command::Plan(args)) => commands::declare::run(args, &cli.connection, false).await,
+        Some(Command::Apply(args)) => commands::declare::run(args, &cli.connection, true).await,
+        Some(Command::Export(args)) => commands::declare::export(args, &cli.connection).await,
     }
 }
 
@@ -86,6 +91,8 @@ fn report(failure: &Failure) -> ExitCode {
     match failure {
         #[allow(clippy::print_stderr)]
         Failure::Usage(message) => eprintln!("rqs: error: {message}"),
+        // The command printed its verdict already.
+        Failure::Verdict(_) => {}
         other => error!("{}", rqs_core::Escaped(other)),
     }
     failure.exit_code()

@@ -146,6 +146,20 @@ impl Checker {
         expect: Expect,
         shown: &[String],
     ) -> Checked {
+        // The docs' example files are named from the repository's root.
+        let owned: Vec<String> = args
+            .iter()
+            .map(|a| {
+                let at_root = root().join(a);
+                if a.ends_with(".toml") && at_root.exists() {
+                    at_root.display().to_string()
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect();
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let args = args.as_slice();
         let flags = RqsFlags::read(env, args);
         if host == Host::Container || flags.needs_what_a_test_lacks() {
             if expect == Expect::Failure {

@@ -42,10 +42,10 @@ pub(super) struct RqsFlags {
 const VALUE_FLAGS: &str = "-H --host -p --port -d --db -P --password -u --url --username \
     --password-file --sentinel --sentinel-master --sentinel-password --log-format -i \
     --interval --path --pid -j --job-class -q --queue-class --name --batch-size \
-    --peek-interval --metrics-addr --http-auth-file";
+    --peek-interval --metrics-addr --http-auth-file --set --schedule -o --output";
 
-pub(super) const SUBCOMMANDS: &str =
-    "run schedule status list show cancel reschedule run-now pause resume quarantine check";
+pub(super) const SUBCOMMANDS: &str = "run schedule status list show cancel reschedule run-now pause resume quarantine check \
+     plan apply export";
 
 impl RqsFlags {
     pub(super) fn read(env: &[(String, String)], args: &[&str]) -> Self {

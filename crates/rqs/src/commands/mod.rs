@@ -2,6 +2,7 @@
 
 pub(crate) mod cancel;
 pub(crate) mod check;
+pub(crate) mod declare;
 pub(crate) mod list;
 pub(crate) mod pause;
 pub(crate) mod quarantine;

@@ -44,6 +44,7 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         config = config.max_backoff(longest);
     }
     config.validate().map_err(Failure::Usage)?;
+    let schedules = crate::declare::daemon::sources(&args.schedule)?;
     for warning in args.compatibility_warnings() {
         warn!("{warning}");
     }
@@ -61,11 +62,26 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
     }
     let name = config.name.clone();
+    // Its own connection: a large apply must not queue in front of the scheduler's calls.
+    let applier = if schedules.is_empty() {
+        None
+    } else {
+        let own = connection.connect().await?;
+        if args.burst {
+            crate::declare::daemon::apply_all(&own, &schedules).await;
+            None
+        } else {
+            Some(crate::declare::daemon::start(own, schedules))
+        }
+    };
     // The composition the library docs show (docs/library.md), by the same function.
     let mut scheduler = rqs_redis::scheduler(conn, config);
     let mut observers: Vec<Arc<dyn Observer>> = Vec::new();
     if let Some(notifier) = &notifier {
         observers.push(notifier.clone());
+    }
+    if let Some(applier) = applier {
+        observers.push(Arc::new(applier));
     }
     let mut history = None;
     if let Some(addr) = &args.metrics_addr {

@@ -201,7 +201,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<TimeDelta, String> {
 }
 
 /// RQ's `parse_timeout`: an integer, or digits and one of d, h, m, s.
-fn parse_timeout(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<i64, String> {
     if let Ok(n) = text.parse::<i64>() {
         return Ok(n);
     }
