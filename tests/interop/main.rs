@@ -14,6 +14,7 @@ mod support;
 
 mod client;
 mod declare;
+mod rq_scheduled;
 mod twin;
 
 use rqs_client::RqFormat;
@@ -69,4 +70,15 @@ macro_rules! declare_suite {
 declare_suite! {
     declared_jobs_rq2: Stack::Rq2;
     declared_jobs_rq3: Stack::Rq3;
+}
+
+// RQ's own registries moved by rqs and by RQScheduler (tests/interop/rq_scheduled.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rq_scheduled_jobs_rq2() {
+    rq_scheduled::run(Stack::Rq2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rq_scheduled_jobs_rq3() {
+    rq_scheduled::run(Stack::Rq3).await;
 }

@@ -19,5 +19,6 @@ mod list;
 mod metrics;
 mod page;
 mod page_controls;
+mod rq_scheduled;
 mod schedules;
 mod unattended;

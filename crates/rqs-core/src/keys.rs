@@ -53,6 +53,24 @@ pub const PAUSE_NOTES: &str = "rq:rqs:paused:notes";
 /// The field of [`PAUSED`] that pauses every queue.
 pub const PAUSE_ALL: &str = "*";
 
+/// Prefix of RQ's own scheduled-job registries (`Queue.enqueue_at`, `Retry`, `Repeat`):
+/// a sorted set per queue, member = job id, score = due time in Unix seconds.
+pub const RQ_SCHEDULED_PREFIX: &str = "rq:scheduled:";
+
+/// Prefix of RQ's per-queue scheduler locks (`rq worker --with-scheduler` takes them;
+/// rqs with `--rq-scheduled` does too).
+pub const RQ_SCHEDULER_LOCK_PREFIX: &str = "rq:scheduler-lock:";
+
+/// `rq:scheduled:<queue>`.
+pub fn rq_scheduled_key(queue: &str) -> String {
+    format!("{RQ_SCHEDULED_PREFIX}{queue}")
+}
+
+/// `rq:scheduler-lock:<queue>`.
+pub fn rq_scheduler_lock_key(queue: &str) -> String {
+    format!("{RQ_SCHEDULER_LOCK_PREFIX}{queue}")
+}
+
 /// Prefix of a schedule set's record (`rqs apply`): a hash per set, field = job id,
 /// value = the job's declaration as the set's file said it (JSON). rqs's own keys; the
 /// jobs themselves are rq-scheduler's.

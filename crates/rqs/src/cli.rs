@@ -171,6 +171,12 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE", requires = "metrics_addr", value_parser = crate::http_auth::read_file)]
     pub(crate) http_auth_file: Option<crate::http_auth::HttpAuth>,
 
+    /// Also move the due jobs of RQ's own scheduled-job registries (Queue.enqueue_at,
+    /// enqueue_in, Retry, Repeat) of these queues: names separated by commas, or `all`
+    /// (docs/rq-scheduled.md); off by default
+    #[arg(long, value_name = "QUEUES", env = "RQS_RQ_SCHEDULED", value_parser = crate::rq_scheduled::parse)]
+    pub(crate) rq_scheduled: Option<crate::rq_scheduled::Selection>,
+
     /// Apply this schedule file (docs/schedules.md) each time this instance becomes the
     /// active one (with --burst: once, before the run); repeatable, one set per file
     #[arg(long, value_name = "FILE")]

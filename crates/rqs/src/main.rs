@@ -26,6 +26,7 @@ mod page_query;
 mod pause_banner;
 mod paused;
 mod pidfile;
+mod rq_scheduled;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -42,7 +42,7 @@ pub(super) struct RqsFlags {
 const VALUE_FLAGS: &str = "-H --host -p --port -d --db -P --password -u --url --username \
     --password-file --sentinel --sentinel-master --sentinel-password --log-format -i \
     --interval --path --pid -j --job-class -q --queue-class --name --batch-size \
-    --peek-interval --metrics-addr --http-auth-file --set --schedule -o --output";
+    --peek-interval --metrics-addr --http-auth-file --set --schedule -o --output --rq-scheduled";
 
 pub(super) const SUBCOMMANDS: &str = "run schedule status list show cancel reschedule run-now pause resume quarantine check \
      plan apply export";

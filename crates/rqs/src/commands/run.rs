@@ -62,6 +62,7 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         Err(e) => warn!(error = %e, "could not move the old quarantine rqs:quarantine"),
     }
     let name = config.name.clone();
+    let instance = name.clone();
     // Its own connection: a large apply must not queue in front of the scheduler's calls.
     let applier = if schedules.is_empty() {
         None
@@ -82,6 +83,25 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
     }
     if let Some(applier) = applier {
         observers.push(Arc::new(applier));
+    }
+    // RQ's own registries: served while this instance is the active one, on a connection
+    // of their own (a burst run moves them once, after its own pass).
+    let (mut rq_burst, mut rq_gate) = (None, None);
+    if let Some(selection) = args.rq_scheduled.clone() {
+        let own = connection.connect().await?;
+        if args.burst {
+            rq_burst = Some((own, selection));
+        } else {
+            let gate = Arc::new(crate::rq_scheduled::ActiveGate::default());
+            tokio::spawn(crate::rq_scheduled::serve(
+                own,
+                instance.clone(),
+                selection,
+                gate.clone(),
+            ));
+            observers.push(gate.clone());
+            rq_gate = Some(gate);
+        }
     }
     let mut history = None;
     if let Some(addr) = &args.metrics_addr {
@@ -143,6 +163,14 @@ pub(crate) async fn run(args: &RunArgs, connection: &ConnectionArgs) -> Result<(
         scheduler = scheduler.with_observer(all);
     }
     let outcome = scheduler.run(shutdown.requested()).await;
+    if let (Some((own, selection)), Ok(_)) = (rq_burst, &outcome) {
+        crate::rq_scheduled::burst(own, instance.clone(), selection).await;
+    }
+    if let Some(gate) = &rq_gate {
+        // The queue locks go with the scheduler lock, so a worker's scheduler need not
+        // wait them out.
+        gate.released(crate::rq_scheduled::RELEASE_WAIT).await;
+    }
     if let Some(history) = &history {
         // A burst run's last batches reach the history before the process ends.
         history.flush(HISTORY_FLUSH).await;
