@@ -81,7 +81,9 @@ fn main() {
                 assert!(ok);
                 ours.push(started.elapsed().as_secs_f64());
             } else {
-                let took: f64 = helper(&env, &["rqscheduler", &url]).trim().parse().unwrap();
+                // RQScheduler logs to stdout too: the time is the last line.
+                let out = helper(&env, &["rqscheduler", &url]);
+                let took: f64 = out.lines().last().unwrap_or("").trim().parse().unwrap();
                 theirs.push(took);
             }
             assert_eq!(count("rq:queue:bulk", "LLEN"), n, "every job moved");
