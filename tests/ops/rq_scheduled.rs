@@ -180,3 +180,52 @@ async fn a_standby_takes_rqs_jobs_over_within_seconds_of_a_kill_9() {
     eprintln!("RQ's jobs moved again {took:?} after the kill -9 of the active instance");
     assert!(took < Duration::from_secs(30), "{took:?}");
 }
+
+#[tokio::test]
+async fn status_shows_rqs_registries_and_who_moves_them() {
+    let env = python_env().await;
+    let server = RedisServer::start();
+    let (url, conn) = (server.url(), server.connection().await);
+    side(&env, &["enqueue", &url, "delta", "3", "3600000"]);
+    side(&env, &["enqueue", &url, "epsilon", "2", "3600000"]);
+    let () = q(
+        &conn,
+        redis::cmd("SET")
+            .arg("rq:scheduler-lock:epsilon")
+            .arg("0123abcd"),
+    )
+    .await;
+    let out = crate::common::rqs(&url, &["status"]).expect(0);
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("rq:scheduled:"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert!(out.stdout.contains("RQ REGISTRY"), "{}", out.stdout);
+    assert!(
+        rows[0].starts_with("rq:scheduled:delta") && rows[0].contains("nobody (no lock)"),
+        "{rows:?}"
+    );
+    assert!(rows[1].contains("RQ scheduler 0123abcd"), "{rows:?}");
+    let json = crate::common::rqs(&url, &["status", "--json"])
+        .expect(0)
+        .json();
+    let registries = json["rq_registries"].as_array().unwrap();
+    assert_eq!(registries[0]["scheduled"], 3);
+    assert_eq!(registries[0]["due"], 0);
+    assert_eq!(registries[1]["lock"], "0123abcd");
+    // `rqs show` says where one of RQ's jobs waits.
+    let shown = crate::common::rqs(&url, &["show", "delta-0001"]).expect(0);
+    assert!(
+        shown
+            .stdout
+            .contains("in RQ registry  rq:scheduled:delta, due "),
+        "{}",
+        shown.stdout
+    );
+    let shown = crate::common::rqs(&url, &["show", "--json", "delta-0001"])
+        .expect(0)
+        .json();
+    assert_eq!(shown["rq_registry"]["key"], "rq:scheduled:delta");
+}

@@ -54,7 +54,7 @@ pub use error::{REJECTED, backend_error, is_transient};
 pub use lifecycle::RedisLifecycleRegistry;
 pub use lock::RedisLockProvider;
 pub use redis;
-pub use rq_registry::{Moved, RQ_DEFAULT_TIMEOUT, RQS_TOKEN_PREFIX, RqRegistries};
+pub use rq_registry::{Moved, RQ_DEFAULT_TIMEOUT, RQS_TOKEN_PREFIX, RegistryView, RqRegistries};
 pub use store::{DEFAULT_BYTE_BUDGET, RedisJobStore, parse_quarantine};
 pub use tls::{CertReqs, TlsOptions, install_tls_provider};
 pub use url::{FromUrl, UrlError};

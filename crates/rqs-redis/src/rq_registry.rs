@@ -35,6 +35,22 @@ pub struct Moved {
     pub lost_lock: bool,
 }
 
+/// One registry as `rqs status` shows it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RegistryView {
+    /// The queue.
+    pub queue: String,
+    /// Jobs in `rq:scheduled:<queue>`.
+    pub scheduled: u64,
+    /// Of those, due at the time asked.
+    pub due: u64,
+    /// The lowest score.
+    pub next_due: Option<f64>,
+    /// Who holds `rq:scheduler-lock:<queue>` (`rqs:<name>`, or a worker scheduler's name).
+    pub lock: Option<String>,
+}
+
 /// The registries on one connection, for the instance whose lock token is `token`.
 #[derive(Clone)]
 pub struct RqRegistries<C> {
@@ -64,7 +80,7 @@ impl<C: Conn> RqRegistries<C> {
         }
     }
 
-    /// The queue names RQ knows: `rq:queues` (`rq:queue:<name>` members).
+    /// The queue names RQ knows: `rq:queues` (`rq:queue:<name>` members), sorted.
     ///
     /// # Errors
     /// The backend's.
@@ -74,11 +90,13 @@ impl<C: Conn> RqRegistries<C> {
             redis::cmd("SMEMBERS").arg(keys::QUEUES),
         )
         .await?;
-        Ok(members
+        let mut names: Vec<String> = members
             .iter()
             .filter_map(|m| m.strip_prefix(keys::QUEUE_PREFIX.as_bytes()))
             .filter_map(|n| String::from_utf8(n.to_vec()).ok())
-            .collect())
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     /// The queues that have a registry, by a walk of `rq:scheduled:*` (`SCAN`): for
@@ -114,6 +132,46 @@ impl<C: Conn> RqRegistries<C> {
         found.sort();
         found.dedup();
         Ok(found)
+    }
+
+    /// Each registry of `queues` that holds jobs, with its lock holder, at `now` (Unix
+    /// seconds), in one pipeline.
+    ///
+    /// # Errors
+    /// The backend's.
+    pub async fn views(
+        &self,
+        queues: &[String],
+        now: f64,
+    ) -> Result<Vec<RegistryView>, BackendError> {
+        let mut pipe = redis::pipe();
+        for q in queues {
+            let key = keys::rq_scheduled_key(q);
+            pipe.zcard(&key)
+                .zcount(&key, 0, now)
+                .cmd("ZRANGE")
+                .arg(&key)
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES")
+                .get(keys::rq_scheduler_lock_key(q));
+        }
+        type Row = (u64, u64, Vec<(Vec<u8>, f64)>, Option<String>);
+        // A pipeline's replies come flat; four make one row.
+        let rows: Vec<Row> = pipe.query_async(&mut self.conn.clone()).await.backend()?;
+        let mut out = Vec::new();
+        for (q, row) in queues.iter().zip(rows) {
+            if row.0 > 0 {
+                out.push(RegistryView {
+                    queue: q.clone(),
+                    scheduled: row.0,
+                    due: row.1,
+                    next_due: row.2.first().map(|(_, s)| *s),
+                    lock: row.3,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Takes or refreshes the locks of `queues` for `ttl_secs` (RQ's `SET NX EX`); with

@@ -329,6 +329,10 @@ struct Detail {
     exists: bool,
     /// Its due time, when it is in the schedule.
     scheduled: Option<Stamp>,
+    /// RQ's own registry it waits in (`rq:scheduled:<queue>`) and its due time, when it
+    /// is one of RQ's scheduled jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rq_registry: Option<serde_json::Value>,
     quarantine: Option<QuarantineEntry>,
     /// `quarantined` for a quarantined job out of the schedule, else the hash's status.
     status: Option<String>,
@@ -386,7 +390,25 @@ pub(crate) async fn run(args: &ShowArgs, connection: &ConnectionArgs) -> Result<
             output::text(id.as_bytes())
         )));
     }
+    let origin = read
+        .as_ref()
+        .and_then(|r| r.hash.get("origin"))
+        .and_then(|o| std::str::from_utf8(o).ok())
+        .map(str::to_owned);
     let mut detail = detail(&id, read.as_ref(), score, quarantine);
+    if let Some(queue) = origin.filter(|_| score.is_none()) {
+        let registry = rqs_core::keys::rq_scheduled_key(&queue);
+        let due: Option<f64> = redis::cmd("ZSCORE")
+            .arg(&registry)
+            .arg(id.as_bytes())
+            .query_async(&mut conn.clone())
+            .await?;
+        if let Some(due) = due {
+            let line = format!("{registry}, due {}", output::when(due, output::now()));
+            detail.text.insert(2, ("in RQ registry", line));
+            detail.rq_registry = Some(serde_json::json!({"key": registry, "due": Stamp(due)}));
+        }
+    }
     if !args.full {
         detail.clip(output::PRINT_LIMIT);
     }
@@ -625,6 +647,7 @@ fn detail(
         id: output::text(id.as_bytes()),
         exists: read.is_some(),
         scheduled: score.map(Stamp),
+        rq_registry: None,
         quarantine,
         status,
         hash_status: field("status"),

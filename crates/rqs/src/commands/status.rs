@@ -3,7 +3,7 @@
 
 use clap::Args;
 use rqs_orchestrator::{Control, Pause, PauseScope};
-use rqs_redis::RedisControl;
+use rqs_redis::{RedisControl, RegistryView, RqRegistries};
 
 use crate::cli::ConnectionArgs;
 use crate::exit::Failure;
@@ -22,19 +22,61 @@ pub(crate) async fn run(args: &StatusArgs, connection: &ConnectionArgs) -> Resul
     let conn = connection.connect().await?;
     let inspector = Inspector::new(conn.clone());
     let overview = inspector.overview(Discovery::IndexOrWalk).await?;
-    let pauses = RedisControl::new(conn)
+    let pauses = RedisControl::new(conn.clone())
         .instructions(chrono::Utc::now())
         .await?
         .pauses;
+    // RQ's own registries (served with --rq-scheduled), found through `rq:queues`.
+    let registries = RqRegistries::new(conn, "status");
+    let queues = registries.known_queues().await?;
+    let views = registries.views(&queues, overview.generated.0).await?;
     if args.json {
         let mut value = serde_json::to_value(&overview).map_err(anyhow::Error::from)?;
         value["pauses"] = pauses.iter().map(pause_json).collect();
+        value["rq_registries"] = views.iter().map(view_json).collect();
         output::print_json(&value)
     } else {
         let mut text = render_pauses(&pauses, overview.generated.0);
         text.push_str(&render(&overview));
+        text.push_str(&render_registries(&views, overview.generated.0));
         output::print(&text)
     }
+}
+
+fn view_json(v: &RegistryView) -> serde_json::Value {
+    serde_json::json!({
+        "queue": v.queue,
+        "registry": rqs_core::keys::rq_scheduled_key(&v.queue),
+        "scheduled": v.scheduled,
+        "due": v.due,
+        "next_due": v.next_due,
+        "lock": v.lock,
+    })
+}
+
+/// RQ's own scheduled jobs, a row per registry that holds any (none: nothing printed).
+fn render_registries(views: &[RegistryView], now: f64) -> String {
+    if views.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["RQ REGISTRY", "SCHEDULED", "DUE", "NEXT DUE", "MOVED BY"]);
+    for v in views {
+        t.row(vec![
+            rqs_core::keys::rq_scheduled_key(&v.queue),
+            v.scheduled.to_string(),
+            v.due.to_string(),
+            v.next_due
+                .map_or_else(|| "-".to_owned(), |s| output::when(s, now)),
+            match v.lock.as_deref() {
+                Some(token) => match token.strip_prefix(rqs_redis::RQS_TOKEN_PREFIX) {
+                    Some(name) => format!("rqs {name}"),
+                    None => format!("RQ scheduler {token}"),
+                },
+                None => "nobody (no lock)".to_owned(),
+            },
+        ]);
+    }
+    format!("\n{t}")
 }
 
 fn pause_json(p: &Pause) -> serde_json::Value {
