@@ -144,6 +144,10 @@ impl<C: Conn> RqRegistries<C> {
         queues: &[String],
         now: f64,
     ) -> Result<Vec<RegistryView>, BackendError> {
+        if queues.is_empty() {
+            // An empty pipeline is an error to the client, not an empty answer.
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for q in queues {
             let key = keys::rq_scheduled_key(q);

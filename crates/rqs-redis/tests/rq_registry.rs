@@ -226,6 +226,10 @@ async fn a_backlog_moves_a_batch_at_a_time_and_every_queue_is_found() {
         redis::cmd("SADD").arg("rq:queues").arg("rq:queue:known"),
     )
     .await;
+    assert!(
+        rq.views(&[], 0.0).await.unwrap().is_empty(),
+        "no queue, no pipeline"
+    );
     assert_eq!(rq.known_queues().await.unwrap(), ["known"]);
     assert_eq!(rq.walk_registries().await.unwrap(), ["bulk"]);
     assert_eq!(
