@@ -11,7 +11,7 @@
 //!    result (positional args, kwargs, nested values, big ints, bytes, tuples) and the
 //!    callbacks run.
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -21,7 +21,7 @@ use rqs_testkit::python::{self, PythonEnv, Stack};
 use serde_json::{Value, json};
 
 use crate::support::{q, rqs_bin};
-use crate::twin::{TwinRun, both_daemons, compare, copy_db, py_dir};
+use crate::twin::{TwinRun, both_daemons, compare, copy_db, output_text, rq_worker, run_python};
 
 const RQS_DB: u8 = 3;
 const PYTHON_DB: u8 = 4;
@@ -209,30 +209,6 @@ fn meta(pairs: Vec<(&str, PyValue)>) -> Option<PyValue> {
             .map(|(k, v)| (PyValue::from(k), v))
             .collect(),
     ))
-}
-
-fn output_text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_python(env: &PythonEnv, script: &str, args: &[&str]) -> Output {
-    let out = Command::new(env.python())
-        .arg(py_dir().join(script))
-        .args(args)
-        .env("PYTHONPATH", py_dir())
-        .env("TZ", "UTC")
-        .output()
-        .expect("cannot run python");
-    assert!(
-        out.status.success(),
-        "{script} {args:?} failed:\n{}",
-        output_text(&out)
-    );
-    out
 }
 
 /// `rqs schedule ARGS -u URL`; returns the printed id.
@@ -714,19 +690,7 @@ async fn attempt_once(env: &PythonEnv, stack: Stack, format: RqFormat) -> bool {
 
     // 3. The worker runs what each daemon enqueued.
     for (who, url) in [("rqs", &rqs_url), ("rqscheduler", &py_url)] {
-        let worker = Command::new(env.bin("rq"))
-            .args(["worker", "--burst", "-u", url])
-            .args(QUEUES)
-            .current_dir(py_dir())
-            .env("PYTHONPATH", py_dir())
-            .env("TZ", "UTC")
-            .output()
-            .expect("cannot run rq worker");
-        assert!(
-            worker.status.success(),
-            "rq worker ({who}):\n{}",
-            output_text(&worker)
-        );
+        rq_worker(env, url, &QUEUES, who);
         let out = run_python(env, "client_check.py", &["verify", url, &path]);
         eprintln!(
             "{stack:?}/client/{who}: {}",

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
@@ -23,7 +23,7 @@ use rqs_testkit::python::{self, PythonEnv, Stack};
 use serde_json::{Value, json};
 
 use crate::support::{q, rqs_bin};
-use crate::twin::{TwinRun, both_daemons, compare, copy_db, py_dir};
+use crate::twin::{TwinRun, both_daemons, compare, copy_db, output_text, rq_worker, run_python};
 
 const RQS_DB: u8 = 5;
 const PYTHON_DB: u8 = 6;
@@ -358,30 +358,6 @@ fn specs() -> Vec<Spec> {
     specs
 }
 
-fn output_text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn run_python(env: &PythonEnv, script: &str, args: &[&str]) -> Output {
-    let out = Command::new(env.python())
-        .arg(py_dir().join(script))
-        .args(args)
-        .env("PYTHONPATH", py_dir())
-        .env("TZ", "UTC")
-        .output()
-        .expect("cannot run python");
-    assert!(
-        out.status.success(),
-        "{script} {args:?} failed:\n{}",
-        output_text(&out)
-    );
-    out
-}
-
 /// `rqs apply FILE --set SET -u URL`, required to succeed; returns its output.
 fn rqs_apply(url: &str, file: &Path) -> String {
     let mut cmd = Command::new(rqs_bin());
@@ -595,19 +571,7 @@ async fn attempt_once(env: &PythonEnv, stack: Stack) -> bool {
 
     // 4. The worker runs what each daemon enqueued.
     for (who, url) in [("rqs", &rqs_url), ("rqscheduler", &py_url)] {
-        let worker = Command::new(env.bin("rq"))
-            .args(["worker", "--burst", "-u", url])
-            .args(QUEUES)
-            .current_dir(py_dir())
-            .env("PYTHONPATH", py_dir())
-            .env("TZ", "UTC")
-            .output()
-            .expect("cannot run rq worker");
-        assert!(
-            worker.status.success(),
-            "rq worker ({who}):\n{}",
-            output_text(&worker)
-        );
+        rq_worker(env, url, &QUEUES, who);
         let out = run_python(env, "declare_check.py", &["verify", url, &path]);
         eprintln!(
             "{stack:?}/declare/{who}: {}",

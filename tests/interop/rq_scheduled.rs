@@ -7,34 +7,21 @@
 //! --rq-scheduled all` on the other, and every key must then be equal, byte for byte
 //! (`enqueued_at` apart, a time each chose); then `rq worker --burst` runs what rqs moved.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use rqs_testkit::RedisServer;
 use rqs_testkit::python::{self, PythonEnv, Stack};
 use serde_json::Value;
 
 use crate::support::Daemon;
-use crate::twin::{copy_db, py_dir};
+use crate::twin::{copy_db, rq_worker, run_python};
 
 const RQS_DB: u8 = 8;
 const PYTHON_DB: u8 = 9;
 const QUEUES: [&str; 5] = ["default", "other", "bulk", "retry", "repeat"];
 
 fn python(env: &PythonEnv, args: &[&str]) -> Output {
-    let output = Command::new(env.python())
-        .arg(py_dir().join("rq_scheduled.py"))
-        .args(args)
-        .env("PYTHONPATH", py_dir())
-        .env("TZ", "UTC")
-        .output()
-        .expect("cannot run python");
-    assert!(
-        output.status.success(),
-        "rq_scheduled.py {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_python(env, "rq_scheduled.py", args)
 }
 
 /// Keys only rqs writes, whoever moves RQ's jobs: its instance record and index.
@@ -133,18 +120,7 @@ pub(crate) async fn run(stack: Stack) {
     assert!(locks.is_empty(), "rqs released the queue locks: {locks:?}");
     eprintln!("{stack:?}: {} keys equal", a.len());
 
-    let worker = Command::new(env.bin("rq"))
-        .args(["worker", "--burst", "-u", &ours])
-        .args(QUEUES)
-        .current_dir(py_dir())
-        .env("PYTHONPATH", py_dir())
-        .output()
-        .expect("cannot run rq worker");
-    assert!(
-        worker.status.success(),
-        "rq worker failed:\n{}",
-        String::from_utf8_lossy(&worker.stderr)
-    );
+    rq_worker(&env, &ours, &QUEUES, "rqs");
     let verified = python(&env, &["verify", &ours]);
     eprintln!(
         "{stack:?}: {}",

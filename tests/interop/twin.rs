@@ -20,20 +20,51 @@ pub(crate) fn py_dir() -> PathBuf {
 }
 
 fn python(env: &PythonEnv, args: &[&str]) -> Output {
-    let output = Command::new(env.python())
-        .arg(py_dir().join("scenario.py"))
+    run_python(env, "scenario.py", args)
+}
+
+/// A command's stdout and stderr, for a failure message.
+pub(crate) fn output_text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `python tests/interop/py/SCRIPT ARGS...` with the venv of `env`, required to succeed.
+pub(crate) fn run_python(env: &PythonEnv, script: &str, args: &[&str]) -> Output {
+    let out = Command::new(env.python())
+        .arg(py_dir().join(script))
         .args(args)
         .env("PYTHONPATH", py_dir())
         .env("TZ", "UTC")
         .output()
         .expect("cannot run python");
     assert!(
-        output.status.success(),
-        "scenario.py {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+        out.status.success(),
+        "{script} {args:?} failed:\n{}",
+        output_text(&out)
     );
-    output
+    out
+}
+
+/// `rq worker --burst` on `queues` of `url`, required to succeed (`who` names it in the
+/// failure).
+pub(crate) fn rq_worker(env: &PythonEnv, url: &str, queues: &[&str], who: &str) {
+    let worker = Command::new(env.bin("rq"))
+        .args(["worker", "--burst", "-u", url])
+        .args(queues)
+        .current_dir(py_dir())
+        .env("PYTHONPATH", py_dir())
+        .env("TZ", "UTC")
+        .output()
+        .expect("cannot run rq worker");
+    assert!(
+        worker.status.success(),
+        "rq worker ({who}):\n{}",
+        output_text(&worker)
+    );
 }
 
 /// Copies every key of database `from` with its TTL into `to`, byte for byte (DUMP/RESTORE
@@ -181,19 +212,7 @@ async fn attempt_twin(env: &PythonEnv, stack: Stack, suite: &str) -> bool {
         metas.len()
     );
 
-    let worker = Command::new(env.bin("rq"))
-        .args(["worker", "--burst", "-u", &rqs_url])
-        .args(QUEUES)
-        .current_dir(py_dir())
-        .env("PYTHONPATH", py_dir())
-        .env("TZ", "UTC")
-        .output()
-        .expect("cannot run rq worker");
-    assert!(
-        worker.status.success(),
-        "rq worker failed:\n{}",
-        String::from_utf8_lossy(&worker.stderr)
-    );
+    rq_worker(&env, &rqs_url, &QUEUES, "rqs");
     let verified = python(&env, &["verify", &rqs_url]);
     eprintln!(
         "{stack:?}/{suite}: {}",
